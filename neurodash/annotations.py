@@ -1,0 +1,98 @@
+"""Triage annotations: per-neuron flags, status and note, kept apart from the recomputable cache.
+
+One JSON file per workspace recipe (``<root>/annotations/<recipe key>.json``). A recompute of the
+workspace never touches it. Every write takes a file lock, re-reads the file and changes only the
+neuron being edited, then replaces the file atomically: two sessions editing at once lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from filelock import FileLock
+
+from neurodash.cache import atomic_write_text
+
+STATUSES = ("unreviewed", "interesting", "confirmed", "rejected", "needs-work")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    neuron: int
+    status: str = "unreviewed"
+    flags: tuple[str, ...] = ()
+    note: str = ""
+    updated: str = ""  # ISO-8601 UTC time of the last edit; "" when never edited
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        return d
+
+
+class Annotations:
+    """The triage store of one workspace."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock", timeout=30)
+
+    def _read(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as err:
+            # Never overwrite a file we cannot parse: that would lose the user's notes.
+            raise ValueError(f"annotations file {self.path} is not valid JSON ({err}); "
+                             "fix or move it, nothing was changed") from err
+        return data.get("neurons", {})
+
+    def get(self, neuron: int) -> Annotation:
+        rec = self._read().get(str(int(neuron)))
+        return _from_record(int(neuron), rec) if rec else Annotation(int(neuron))
+
+    def all(self) -> dict[int, Annotation]:
+        return {int(k): _from_record(int(k), v) for k, v in self._read().items()}
+
+    def update(self, neuron: int, *, status: str | None = None, flags=None, note: str | None = None,
+               add_flags=(), remove_flags=()) -> Annotation:
+        """Change the given fields of one neuron's record; the other neurons' records are untouched."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+        neuron = int(neuron)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            neurons = self._read()
+            old = _from_record(neuron, neurons.get(str(neuron)) or {})
+            new_flags = list(old.flags if flags is None else flags)
+            new_flags += [f for f in add_flags if f not in new_flags]
+            new_flags = [f for f in new_flags if f not in set(remove_flags)]
+            ann = Annotation(
+                neuron=neuron,
+                status=old.status if status is None else status,
+                flags=tuple(dict.fromkeys(str(f) for f in new_flags)),
+                note=old.note if note is None else str(note),
+                updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            )
+            neurons[str(neuron)] = ann.to_json()
+            atomic_write_text(self.path, json.dumps({"neurons": neurons}, indent=1, sort_keys=True,
+                                                    ensure_ascii=False))
+        return ann
+
+    def clear(self, neuron: int) -> None:
+        with self._lock:
+            neurons = self._read()
+            if neurons.pop(str(int(neuron)), None) is not None:
+                atomic_write_text(self.path, json.dumps({"neurons": neurons}, indent=1,
+                                                        sort_keys=True, ensure_ascii=False))
+
+
+def _from_record(neuron: int, rec: dict) -> Annotation:
+    return Annotation(neuron=neuron, status=rec.get("status", "unreviewed"),
+                      flags=tuple(rec.get("flags", ())), note=rec.get("note", ""),
+                      updated=rec.get("updated", ""))

@@ -1,0 +1,167 @@
+"""Concept sets (names) and concept activations (n×C in [0, 1]) for a probe.
+
+Sets: "world" (the shapes-world vocabulary), "imagenet" (assets/imagenet_classes.txt) or a text file
+(one concept a line; trimmed, blank and '#' lines dropped, exact duplicates after unicode NFC
+normalisation dropped, case kept: ImageNet has both "Cardigan" and "cardigan").
+
+Activations:
+- ground truth: the probe's own labels (world labels, or a labels CSV for a folder), bool;
+- CLIP (any open_clip model, the shipped tiny CLIP included): cosine of image and prompt-averaged
+  text embeddings, turned into [0, 1] by
+    "softmax":  CLIP-Dissect's P(concept | image) = softmax over concepts of 10·cos;
+    "sigmoid":  a per-concept calibrated sigmoid: cos is standardised over the probe and
+                p = sigmoid(z − 2), so a concept is "present" (p ≥ 0.5) where its similarity is two
+                standard deviations above its own mean on the probe.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+IMAGENET_FILE = ASSETS / "imagenet_classes.txt"
+
+DEFAULT_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image showing a {}.", "{}")
+CLIP_MODES = ("softmax", "sigmoid")
+SIGMOID_SHIFT = 2.0
+
+
+class ConceptError(ValueError):
+    """A concept set or concept source cannot be used (the message says why)."""
+
+
+# ---- concept sets ---------------------------------------------------------------------------------
+
+def parse_concept_lines(lines) -> list[str]:
+    out, seen = [], set()
+    for raw in lines:
+        name = unicodedata.normalize("NFC", raw.strip())
+        if not name or name.startswith("#"):
+            continue
+        name = " ".join(name.split())  # inner runs of whitespace count as one space
+        if name not in seen:  # exact after NFC: "Cardigan" (a dog) is not "cardigan" (a sweater)
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+def read_concept_file(path) -> list[str]:
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as err:
+        raise ConceptError(f"concept file {path} does not exist") from err
+    except UnicodeDecodeError as err:
+        raise ConceptError(f"concept file {path} is not UTF-8 text ({err.reason})") from err
+    names = parse_concept_lines(text.splitlines())
+    if not names:
+        raise ConceptError(f"concept file {path} has no concepts (one per line expected)")
+    return names
+
+
+def concept_set(spec: str) -> list[str]:
+    """Names of a concept set: "world", "imagenet", or a text-file path."""
+    if spec == "world":
+        from neurodash import world
+        return list(world.vocabulary())
+    if spec == "imagenet":
+        return read_concept_file(IMAGENET_FILE)
+    return read_concept_file(spec)
+
+
+# ---- ground truth ---------------------------------------------------------------------------------
+
+def ground_truth(probe, names: list[str]) -> np.ndarray:
+    """bool (n,C): the probe's labels, columns in the order of ``names``."""
+    if probe.labels is None:
+        raise ConceptError("this probe has no labels: use a CLIP concept source, or give the "
+                           "folder a labels CSV")
+    index = {n: i for i, n in enumerate(probe.label_names)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        raise ConceptError(f"{len(unknown)} concept(s) have no ground-truth labels in this probe, "
+                           f"e.g. {', '.join(unknown[:3])}; use the probe's own concept set")
+    return np.asarray(probe.labels)[:, [index[n] for n in names]].astype(bool)
+
+
+# ---- CLIP -----------------------------------------------------------------------------------------
+
+class ClipScorer:
+    """Image and text embeddings of one open_clip model (normalised), batched, on its device."""
+
+    def __init__(self, model, tokenizer, *, device=None):
+        import torch
+        self.model, self.tokenizer = model, tokenizer
+        self.device = device or next(model.parameters()).device
+        visual = model.visual
+        size = visual.image_size
+        self.size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        mean = getattr(visual, "image_mean", None) or (0.48145466, 0.4578275, 0.40821073)
+        std = getattr(visual, "image_std", None) or (0.26862954, 0.26130258, 0.27577711)
+        self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        import torch
+        from neurodash.models import make_to_input
+        x = make_to_input(self.size, self.device)(images)
+        with torch.inference_mode():
+            e = self.model.encode_image((x - self.mean) / self.std).float()
+        return torch.nn.functional.normalize(e, dim=-1).cpu().numpy()
+
+    def encode_texts(self, names: list[str], templates=DEFAULT_TEMPLATES, batch: int = 256) -> np.ndarray:
+        """(C,D): per concept, the normalised mean of its normalised prompt embeddings."""
+        import torch
+        prompts = [t.format(n) for n in names for t in templates]
+        outs = []
+        with torch.inference_mode():
+            for s in range(0, len(prompts), batch):
+                tokens = self.tokenizer(prompts[s:s + batch]).to(self.device)
+                e = self.model.encode_text(tokens).float()
+                outs.append(torch.nn.functional.normalize(e, dim=-1))
+        e = torch.cat(outs).view(len(names), len(templates), -1).mean(1)
+        return torch.nn.functional.normalize(e, dim=-1).cpu().numpy()
+
+
+def clip_activations(cos: np.ndarray, mode: str = "softmax", temperature: float = 10.0) -> np.ndarray:
+    """Cosine similarities (n,C) -> concept activations in [0,1] (see module doc)."""
+    cos = np.asarray(cos, dtype=np.float64)
+    if mode == "softmax":
+        z = temperature * cos
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    if mode == "sigmoid":
+        sd = cos.std(axis=0, keepdims=True)
+        z = (cos - cos.mean(axis=0, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+        return (1.0 / (1.0 + np.exp(-(z - SIGMOID_SHIFT)))).astype(np.float32)
+    raise ConceptError(f"unknown CLIP mode {mode!r}; choose one of {', '.join(CLIP_MODES)}")
+
+
+def load_clip_source(source: str, weights=None):
+    """(model, tokenizer) for a concept source "clip" (the shipped tiny CLIP) or "open_clip:<arch>"."""
+    if source == "clip":
+        from neurodash import world
+        model, _, tokenizer = world.load_clip()
+        return model.eval(), tokenizer
+    if source.startswith("open_clip:"):
+        from neurodash.models import load_open_clip
+        model, _, tokenizer = load_open_clip(source.split(":", 1)[1], weights)
+        return model, tokenizer
+    raise ConceptError(f"unknown concept source {source!r}; use ground_truth, clip or open_clip:<arch>")
+
+
+def clip_concepts(probe, names: list[str], scorer: ClipScorer, *, mode: str = "softmax",
+                  templates=DEFAULT_TEMPLATES, batch: int = 128, progress=None) -> np.ndarray:
+    """float32 (n,C) CLIP concept activations of every probe image."""
+    text = scorer.encode_texts(names, templates)
+    n = len(probe)
+    cos = np.zeros((n, len(names)), np.float32)
+    for start, images in probe.chunks(batch):
+        cos[start:start + len(images)] = scorer.encode_images(images) @ text.T
+        if progress:
+            progress(min(1.0, (start + len(images)) / n), "CLIP concept activations")
+    return clip_activations(cos, mode)

@@ -1,0 +1,165 @@
+"""Activation extraction: batched, no-grad forward passes streamed to a memory-mapped array.
+
+Memory stays flat in the probe size: each batch's pooled activations go straight into the (n,N)
+output array (a memmap from the cache), and per neuron only a running top-k (ids, activations,
+spatial maps) is kept. When the probe has masks, the top 0.5% of every neuron's map values over the
+whole probe is kept too (NetDissect's threshold), so pixel IoU needs just one more pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neurodash.models import LayerReader
+
+PIXEL_QUANTILE = 0.005  # NetDissect: a unit is "on" at its top 0.5% of map values over the probe
+
+
+class Cancelled(RuntimeError):
+    """Extraction stopped because the cancel event was set."""
+
+
+@dataclass
+class Extraction:
+    topk_ids: np.ndarray    # int64 (N,k), best first
+    topk_acts: np.ndarray   # float32 (N,k)
+    topk_maps: np.ndarray   # float16 (N,k,h,w)
+    pixel_threshold: np.ndarray | None  # float32 (N,) or None when not asked for
+
+
+class TopK:
+    """Running per-neuron top-k of pooled activations with their maps (torch, on the model's device)."""
+
+    def __init__(self, n_neurons: int, k: int, map_shape: tuple[int, int], device):
+        self.k = k
+        self.vals = torch.full((n_neurons, k), -math.inf, device=device)
+        self.ids = torch.full((n_neurons, k), -1, dtype=torch.long, device=device)
+        self.maps = torch.zeros((n_neurons, k, *map_shape), device=device)
+
+    def add(self, pooled: torch.Tensor, maps: torch.Tensor, start: int) -> None:
+        b = pooled.shape[0]
+        if not bool((pooled.T > self.vals[:, -1:]).any()):
+            return  # nothing in this batch enters any top-k
+        vals = torch.cat([self.vals, pooled.T], dim=1)                       # (N, k+B)
+        batch_ids = torch.arange(start, start + b, device=self.ids.device).expand(len(vals), b)
+        ids = torch.cat([self.ids, batch_ids], dim=1)
+        top = torch.topk(vals, self.k, dim=1).indices                        # (N, k), best first
+        self.vals = torch.gather(vals, 1, top)
+        self.ids = torch.gather(ids, 1, top)
+        all_maps = torch.cat([self.maps, maps.transpose(0, 1)], dim=1)      # (N, k+B, h, w)
+        idx = top[:, :, None, None].expand(-1, -1, *self.maps.shape[2:])
+        self.maps = torch.gather(all_maps, 1, idx)
+
+
+class TopValues:
+    """Per neuron, the q largest values seen so far (for a quantile over all map pixels of the probe)."""
+
+    def __init__(self, n_neurons: int, q: int, device):
+        self.q = q
+        self.vals = torch.full((n_neurons, q), -math.inf, device=device)
+
+    def add(self, maps: torch.Tensor) -> None:
+        flat = maps.transpose(0, 1).reshape(maps.shape[1], -1)              # (N, B*h*w)
+        self.vals = torch.topk(torch.cat([self.vals, flat], dim=1), self.q, dim=1).values
+
+    def threshold(self) -> np.ndarray:
+        return self.vals[:, -1].cpu().numpy().astype(np.float32)
+
+
+def probe_shape(reader: LayerReader, probe) -> tuple[int, tuple[int, int]]:
+    """(N neurons, map (h,w)) from one image of the probe."""
+    pooled, maps = reader.read(reader.loaded.to_input(probe.images([0])))
+    return pooled.shape[1], tuple(maps.shape[2:])
+
+
+def extract(reader: LayerReader, probe, out: np.ndarray, *, k: int = 20, batch: int = 64,
+            pixel_threshold: bool = False, maps_out: np.ndarray | None = None, progress=None,
+            cancel=None) -> Extraction:
+    """Fill ``out`` (n,N) with pooled activations of every probe image (and ``maps_out`` (n,N,h,w)
+    with their spatial maps when given); return the top-k and, if asked, the pixel thresholds."""
+    n, n_neurons = out.shape
+    to_input = reader.loaded.to_input
+    device = reader.loaded.device
+    top = tops = None
+    done = 0
+    for start, images in probe.chunks(batch):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("extraction cancelled")
+        pooled, maps = reader.read(to_input(images))
+        if top is None:
+            top = TopK(n_neurons, min(k, n), tuple(maps.shape[2:]), device)
+            if pixel_threshold:
+                q = max(1, math.ceil(PIXEL_QUANTILE * n * maps.shape[2] * maps.shape[3]))
+                tops = TopValues(n_neurons, q, device)
+        out[start:start + len(images)] = pooled.cpu().numpy()
+        if maps_out is not None:
+            maps_out[start:start + len(images)] = maps.cpu().numpy()
+        top.add(pooled, maps, start)
+        if tops is not None:
+            tops.add(maps)
+        done += len(images)
+        if progress:
+            progress(done / n, f"activations {done}/{n}")
+    return Extraction(
+        topk_ids=top.ids.cpu().numpy(), topk_acts=top.vals.cpu().numpy().astype(np.float32),
+        topk_maps=top.maps.cpu().numpy().astype(np.float16),
+        pixel_threshold=None if tops is None else tops.threshold(),
+    )
+
+
+def top_fraction_threshold(acts: np.ndarray, fraction: float = 0.01, block: int = 256) -> np.ndarray:
+    """Per neuron, the ⌈fraction·n⌉-th largest activation (read in column blocks of the memmap)."""
+    n, n_neurons = acts.shape
+    m = max(1, math.ceil(fraction * n))
+    out = np.empty(n_neurons, np.float32)
+    for s in range(0, n_neurons, block):
+        cols = np.asarray(acts[:, s:s + block], dtype=np.float32)
+        out[s:s + block] = -np.partition(-cols, m - 1, axis=0)[m - 1]
+    return out
+
+
+def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 64, device="cpu",
+              progress=None, cancel=None) -> np.ndarray:
+    """NetDissect IoU (N,C): Σ|map>θ ∧ mask| / Σ|map>θ ∨ mask| over the probe, the map upsampled
+    (bilinear) to the mask size and thresholded at its probe-wide top-0.5% value θ.
+
+    ``maps`` (n,N,h,w) are the stored spatial maps of every probe image (a memmap), so no second
+    forward pass is needed. Bilinear values are convex combinations of the map's cells, so a map
+    with no cell above θ has no active pixel: only the few (image, neuron) pairs with a cell above
+    θ are upsampled.
+    """
+    device = torch.device(device)
+    n, n_neurons = maps.shape[:2]
+    thr = torch.as_tensor(np.asarray(thresholds, np.float32), device=device)
+    inter = on = present = None
+    done = 0
+    for start, _images, _labels, masks in probe.chunks(batch, masks=True):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("pixel IoU cancelled")
+        b = len(masks)
+        mp = torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device)
+        m = torch.from_numpy(masks).to(device).flatten(2).float()               # (B, C, H*W)
+        if inter is None:
+            inter = torch.zeros(n_neurons, m.shape[1], dtype=torch.float64, device=device)
+            on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
+            present = torch.zeros(m.shape[1], dtype=torch.float64, device=device)
+        present += m.sum(dim=(0, 2)).double()
+        img, unit = torch.nonzero(mp.flatten(2).amax(2) > thr[None, :], as_tuple=True)
+        if len(img):
+            up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
+                                                 mode="bilinear", align_corners=False)
+            active = (up.flatten(1) > thr[unit, None]).float()                  # (P, H*W)
+            on.index_add_(0, unit, active.sum(1).double())
+            for i in torch.unique(img):
+                sel = img == i
+                inter.index_add_(0, unit[sel], (active[sel] @ m[i].T).double())
+        done += b
+        if progress:
+            progress(done / n, f"pixel IoU {done}/{n}")
+    union = on[:, None] + present[None, :] - inter
+    iou = torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter))
+    return iou.cpu().numpy()

@@ -1,0 +1,343 @@
+"""Generator backends for SIEVE's Verify step, behind one interface.
+
+`get_generator(name, **options)` returns an object with
+`.render(concept, m, seed, progress=None, cancel=None) -> uint8 (m, H, W, 3)`:
+
+- ``world``: the shapes-world concept renderer. Exact (every image shows the concept), instant,
+  offline; the default.
+- ``diffusers``: a text-to-image pipeline (Stable Diffusion 1.x/2.x/SDXL through
+  ``AutoPipelineForText2Image``) loaded from a local directory or an already-cached model id,
+  never from the network (``local_files_only=True``). CUDA and fp16 when present.
+
+Image i of a render depends only on (seed, i), so a render of m images is a prefix of a render of
+more. Every failure a user can cause or meet (missing weights, out of memory, cancel) surfaces as a
+`GeneratorError` with a readable message; nothing else is touched.
+`GenerationJob` runs any such work in a thread, reporting progress and honouring cancel.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+Progress = Callable[[float, str], None]
+
+GENERATORS = ("world", "diffusers")
+
+
+class GeneratorError(RuntimeError):
+    """A generator could not produce images; the message says why and what to do."""
+
+
+class Cancelled(GeneratorError):
+    """The caller cancelled the work."""
+
+    def __init__(self, message: str = "cancelled by the user"):
+        super().__init__(message)
+
+
+class Generator(Protocol):
+    name: str
+
+    def identity(self) -> dict: ...
+
+    def render(self, concept: str, m: int, seed: int = 0, progress: Optional[Progress] = None,
+               cancel: Any = None) -> np.ndarray: ...
+
+
+def _report(progress: Optional[Progress], fraction: float, message: str) -> None:
+    if progress is not None:
+        progress(float(min(max(fraction, 0.0), 1.0)), message)
+
+
+def _check_cancel(cancel: Any) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def image_seed(seed: int, i: int) -> int:
+    """Seed of image i of a render: a hash of (seed, i), so renders with different seeds never overlap."""
+    return int(np.random.SeedSequence([int(seed), int(i)]).generate_state(1)[0])
+
+
+# --------------------------------------------------------------------------- world
+
+
+class WorldGenerator:
+    """The shapes world's renderer: m fresh scenes that show the concept."""
+
+    name = "world"
+
+    def __init__(self, size: int = 64, chunk: int = 64):
+        self.size = int(size)
+        self.chunk = int(chunk)
+
+    def identity(self) -> dict:
+        return {"generator": "world", "size": self.size}
+
+    def prompt(self, concept: str) -> str:
+        return concept
+
+    def render(self, concept: str, m: int, seed: int = 0, progress: Optional[Progress] = None,
+               cancel: Any = None) -> np.ndarray:
+        from neurodash import world
+
+        if concept not in world.vocabulary():
+            raise GeneratorError(
+                f"the world renderer knows no concept {concept!r}; it renders the shapes-world "
+                f"vocabulary ({', '.join(world.vocabulary())})")
+        _check_cancel(cancel)
+        _report(progress, 0.0, f"rendering {m} images of {concept!r}")
+        images, _, _ = world.render_concept(concept, int(m), seed=int(seed), size=self.size)
+        _check_cancel(cancel)
+        _report(progress, 1.0, f"rendered {m} images of {concept!r}")
+        return np.ascontiguousarray(images, dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- diffusers
+
+_PIPELINES: dict[tuple, Any] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def _is_oom(err: BaseException) -> bool:
+    import torch
+
+    if isinstance(err, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+
+
+class DiffusersGenerator:
+    """Text-to-image with diffusers, from local weights only.
+
+    model: a directory holding a diffusers pipeline (model_index.json) or a model id already in the
+    Hugging Face cache. template: the prompt, with ``{}`` standing for the concept.
+    """
+
+    name = "diffusers"
+
+    def __init__(self, model: str | Path | None = None, *, template: str = "a photo of {}",
+                 steps: int = 25, guidance_scale: float = 7.5, height: Optional[int] = None,
+                 width: Optional[int] = None, batch_size: int = 4, device: Optional[str] = None,
+                 fp16: Optional[bool] = None, negative_prompt: Optional[str] = None):
+        if model is None or str(model).strip() == "":
+            raise GeneratorError(
+                "the diffusers generator needs a model: a local pipeline directory or the id of a "
+                "model already in the Hugging Face cache (nothing is downloaded)")
+        if "{}" not in template:
+            raise GeneratorError(f"the prompt template {template!r} has no '{{}}' for the concept")
+        if steps < 1 or batch_size < 1:
+            raise GeneratorError("steps and batch_size must be at least 1")
+        self.model = str(model)
+        self.template = template
+        self.steps = int(steps)
+        self.guidance_scale = float(guidance_scale)
+        self.height, self.width = height, width
+        self.batch_size = int(batch_size)
+        self._device = device
+        self._fp16 = fp16
+        self.negative_prompt = negative_prompt
+
+    # where and how it runs
+    @property
+    def device(self) -> str:
+        if self._device is not None:
+            return self._device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def fp16(self) -> bool:
+        return self.device.startswith("cuda") if self._fp16 is None else bool(self._fp16)
+
+    def identity(self) -> dict:
+        return {"generator": "diffusers", "model": self.model, "template": self.template,
+                "steps": self.steps, "guidance_scale": self.guidance_scale, "height": self.height,
+                "width": self.width, "negative_prompt": self.negative_prompt,
+                # fp16 and fp32 renders differ in the last bits; keep them apart in the cache
+                "fp16": self.fp16}
+
+    def prompt(self, concept: str) -> str:
+        return self.template.format(concept)
+
+    def pipeline(self):
+        """The loaded pipeline, shared between generators with the same (model, device, dtype)."""
+        key = (self.model, self.device, self.fp16)
+        with _PIPELINES_LOCK:
+            if key not in _PIPELINES:
+                _PIPELINES[key] = self._load()
+            return _PIPELINES[key]
+
+    def _load(self):
+        import torch
+
+        try:
+            from diffusers import AutoPipelineForText2Image
+        except ImportError as err:  # pragma: no cover - diffusers is in requirements.txt
+            raise GeneratorError(f"diffusers is not installed: {err}") from err
+        dtype = torch.float16 if self.fp16 else torch.float32
+        try:
+            pipe = AutoPipelineForText2Image.from_pretrained(
+                self.model, torch_dtype=dtype, local_files_only=True)
+        except (OSError, ValueError, EnvironmentError) as err:
+            raise GeneratorError(
+                f"no local diffusers weights for {self.model!r}: pass a directory holding a "
+                f"pipeline (model_index.json) or a model id already in the Hugging Face cache; "
+                f"nothing is downloaded at run time. ({type(err).__name__}: {str(err)[:300]})"
+            ) from err
+        try:
+            pipe = pipe.to(self.device)
+        except Exception as err:
+            if _is_oom(err):
+                raise GeneratorError(f"out of memory moving {self.model!r} to {self.device}") from err
+            raise
+        pipe.set_progress_bar_config(disable=True)
+        if getattr(pipe, "safety_checker", None) is not None:
+            # a safety checker blacks out images at random with respect to the neuron: that would
+            # bias the Activation Rate downward, so renders are kept as generated
+            pipe.safety_checker = None
+        return pipe
+
+    def render(self, concept: str, m: int, seed: int = 0, progress: Optional[Progress] = None,
+               cancel: Any = None) -> np.ndarray:
+        import torch
+
+        m = int(m)
+        if m < 1:
+            raise GeneratorError("m must be at least 1")
+        _check_cancel(cancel)
+        _report(progress, 0.0, f"loading {self.model}")
+        pipe = self.pipeline()
+        prompt = self.prompt(concept)
+        total = m * self.steps
+        out: list[np.ndarray] = []
+        for start in range(0, m, self.batch_size):
+            count = min(self.batch_size, m - start)
+            done_before = start * self.steps
+
+            def on_step(_pipe, step, _timestep, kwargs, _count=count, _done=done_before):
+                _check_cancel(cancel)
+                _report(progress, (_done + (step + 1) * _count) / total,
+                        f"{prompt!r}: image {start + 1}-{start + _count} of {m}, step {step + 1}/{self.steps}")
+                return kwargs
+
+            gens = [torch.Generator(device="cpu").manual_seed(image_seed(seed, start + j))
+                    for j in range(count)]
+            kwargs = dict(prompt=[prompt] * count, num_inference_steps=self.steps,
+                          guidance_scale=self.guidance_scale, generator=gens, output_type="np",
+                          callback_on_step_end=on_step)
+            if self.negative_prompt:
+                kwargs["negative_prompt"] = [self.negative_prompt] * count
+            if self.height:
+                kwargs["height"] = int(self.height)
+            if self.width:
+                kwargs["width"] = int(self.width)
+            try:
+                with torch.inference_mode():
+                    images = pipe(**kwargs).images
+            except GeneratorError:
+                raise
+            except Exception as err:
+                if _is_oom(err):
+                    if self.device.startswith("cuda"):
+                        torch.cuda.empty_cache()
+                    raise GeneratorError(
+                        f"out of memory generating {count} images with {self.model!r} on "
+                        f"{self.device}: lower batch_size (now {self.batch_size}) or the resolution"
+                    ) from err
+                raise GeneratorError(f"{self.model!r} failed: {type(err).__name__}: {err}") from err
+            arr = np.asarray(images, dtype=np.float32)
+            out.append(np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8))
+        _report(progress, 1.0, f"rendered {m} images of {prompt!r}")
+        return np.concatenate(out, axis=0)
+
+
+def get_generator(name: str = "world", **options) -> Generator:
+    """A generator by name ("world" or "diffusers") with its options."""
+    if name == "world":
+        allowed = {"size", "chunk"}
+        unknown = set(options) - allowed
+        if unknown:
+            raise GeneratorError(f"the world generator takes no option(s) {sorted(unknown)}")
+        return WorldGenerator(**options)
+    if name == "diffusers":
+        try:
+            return DiffusersGenerator(**options)
+        except TypeError as err:
+            raise GeneratorError(f"bad diffusers option: {err}") from err
+    raise GeneratorError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class GenerationJob:
+    """Runs `work(progress, cancel)` in a background thread.
+
+    Poll `.progress` ((fraction, message)) and `.state` ("running", "done", "failed",
+    "cancelled"); `.cancel()` asks the work to stop at its next check; `.result()` waits and returns
+    the value or raises the error the work raised (a GeneratorError for generator failures).
+    """
+
+    def __init__(self, work: Callable[[Progress, threading.Event], Any], *, start: bool = True):
+        self._work = work
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._progress = (0.0, "queued")
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        self.state = "queued"
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> "GenerationJob":
+        self.state = "running"
+        self._thread.start()
+        return self
+
+    def _set_progress(self, fraction: float, message: str) -> None:
+        with self._lock:
+            self._progress = (float(fraction), str(message))
+
+    @property
+    def progress(self) -> tuple[float, str]:
+        with self._lock:
+            return self._progress
+
+    def _run(self) -> None:
+        try:
+            self._result = self._work(self._set_progress, self._cancel)
+            self.state = "done"
+        except Cancelled as err:
+            self._error = err
+            self.state = "cancelled"
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller through result()
+            self._error = err
+            self.state = "failed"
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive() and self.state != "queued"
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        self._thread.join(timeout)
+        return self.done()
+
+    @property
+    def error(self) -> Optional[BaseException]:
+        return self._error
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        if not self.wait(timeout):
+            raise TimeoutError("the job is still running")
+        if self._error is not None:
+            raise self._error
+        return self._result

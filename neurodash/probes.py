@@ -1,0 +1,283 @@
+"""Probe datasets: the shapes world (regenerated chunk-wise, never stored whole) and an image folder.
+
+Both offer ``len(probe)``, ``images(ids)`` (uint8 (k,S,S,3)), ``chunks(batch)`` (start, images),
+``listing_hash()`` (what the cache key uses) and ``labels`` (bool (n,C) or None) with ``label_names``.
+The world probe also gives concept masks chunk-wise (``masks_chunks``) for pixel IoU.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from neurodash.cache import stable_hash
+
+# Pillow must not silently accept half a file: a truncated image is "corrupt" and is skipped.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ProbeError(ValueError):
+    """A probe cannot be built from what was given (the message says why)."""
+
+
+# ---- the shapes world -----------------------------------------------------------------------------
+
+class WorldProbe:
+    """n images of the shapes world; image i depends only on (seed, i), so any id is re-rendered."""
+
+    kind = "world"
+    has_masks = True
+
+    def __init__(self, n: int, seed: int = 0, size: int = 64):
+        if n < 1:
+            raise ProbeError(f"probe size must be at least 1 (got {n})")
+        from neurodash import world
+        self.world, self.n, self.seed, self.size = world, int(n), int(seed), int(size)
+        self.label_names = list(world.vocabulary())
+        self._labels = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def listing_hash(self) -> str:
+        version = getattr(self.world, "WORLD_VERSION", getattr(self.world, "__version__", ""))
+        return stable_hash({"probe": "world", "n": self.n, "seed": self.seed, "size": self.size,
+                            "world_version": version, "vocabulary": self.label_names})
+
+    def _sample(self, start: int, m: int, masks: bool):
+        return self.world.sample(m, self.seed, size=self.size, start=start, masks=masks)
+
+    def chunks(self, batch: int, *, masks: bool = False) -> Iterator[tuple]:
+        """(start, images) per chunk, or (start, images, labels, masks) when ``masks``."""
+        for start in range(0, self.n, batch):
+            m = min(batch, self.n - start)
+            images, labels, mk = self._sample(start, m, masks)
+            yield (start, images, labels, mk) if masks else (start, images)
+
+    def images(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(ids), self.size, self.size, 3), np.uint8)
+        for j, i in enumerate(ids):
+            if not 0 <= i < self.n:
+                raise IndexError(f"image id {i} outside the probe (0..{self.n - 1})")
+            out[j] = self._sample(int(i), 1, False)[0][0]
+        return out
+
+    def masks(self, ids) -> np.ndarray:
+        """bool (k,C,S,S) concept masks of the given images."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        return np.stack([self._sample(int(i), 1, True)[2][0] for i in ids]) if len(ids) else \
+            np.zeros((0, len(self.label_names), self.size, self.size), bool)
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            parts = [self._sample(s, min(2048, self.n - s), False)[1]
+                     for s in range(0, self.n, 2048)]
+            self._labels = np.concatenate(parts).astype(bool)
+        return self._labels
+
+
+# ---- an image folder ------------------------------------------------------------------------------
+
+@dataclass
+class FolderReport:
+    """What a folder scan found: the images kept and every file skipped with its reason."""
+    root: str
+    n_files: int = 0
+    n_images: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
+
+    def summary(self) -> str:
+        reasons: dict[str, int] = {}
+        for _, why in self.skipped:
+            key = why.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        extra = ", ".join(f"{v} {k}" for k, v in sorted(reasons.items()))
+        return (f"{self.root}: {self.n_images} images of {self.n_files} files"
+                + (f"; skipped {len(self.skipped)} ({extra})" if self.skipped else ""))
+
+
+def to_rgb8(img: Image.Image) -> Image.Image:
+    """Any PIL image -> 8-bit RGB: EXIF orientation applied, alpha composited on white,
+    16/32-bit and float greys rescaled, CMYK/palette/LA converted."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if (img.mode.startswith("I;16") or arr.max(initial=0) > 255) else 255.0
+        if img.mode == "F" and arr.max(initial=0) <= 1.0:
+            top = 1.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def square(img: Image.Image, size: int) -> np.ndarray:
+    """Resize the shorter side to ``size`` and centre-crop: uint8 (size,size,3)."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
+    with Image.open(path) as img:
+        img.load()
+        return square(to_rgb8(img), size)
+
+
+class FolderProbe:
+    """Every readable image under ``root`` (recursive, sorted by relative path), as size×size RGB.
+
+    Unreadable files (corrupt, empty, not an image) are skipped and listed in ``report``.
+    ``files``: the kept relative paths from an earlier scan (skips re-validating a cached probe).
+    ``labels_csv``: optional CSV with a header ``file,<concept>,...`` and 0/1 values per image.
+    """
+
+    kind = "folder"
+    has_masks = False
+
+    def __init__(self, root: str | os.PathLike, size: int = 224, *, labels_csv=None,
+                 files: list[str] | None = None, progress=None):
+        self.root = Path(root).expanduser().resolve()
+        if not self.root.is_dir():
+            raise ProbeError(f"probe folder {self.root} does not exist or is not a folder")
+        self.size = int(size)
+        self._candidates = sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+        )
+        self.report = FolderReport(str(self.root), n_files=len(self._candidates))
+        if files is None:
+            files = self._validate(progress)
+        else:
+            self.report.skipped = [(f, "skipped in the cached scan") for f in
+                                   sorted(set(self._candidates) - set(files))]
+        if not files:
+            raise ProbeError(f"no readable images in {self.root} ({self.report.summary()})")
+        self.files = list(files)
+        self.report.n_images = len(self.files)
+        self.labels_csv = Path(labels_csv).expanduser().resolve() if labels_csv else None
+        self.label_names: list[str] = []
+        self.labels = None
+        if self.labels_csv:
+            self.label_names, self.labels = read_labels_csv(self.labels_csv, self.files)
+
+    def _validate(self, progress=None) -> list[str]:
+        kept = []
+        total = max(len(self._candidates), 1)
+        for j, rel in enumerate(self._candidates):
+            path = self.root / rel
+            try:
+                if path.stat().st_size == 0:
+                    raise ValueError("empty file")
+                with Image.open(path) as img:
+                    img.load()
+                    to_rgb8(img)
+                kept.append(rel)
+            except UnidentifiedImageError:
+                self.report.skipped.append((rel, "not an image"))
+            except ValueError as err:
+                self.report.skipped.append((rel, f"empty: {err}" if "empty" in str(err) else
+                                            f"corrupt: {err}"))
+            except (OSError, SyntaxError, Image.DecompressionBombError) as err:
+                self.report.skipped.append((rel, f"corrupt: {err}"))
+            if progress and j % 50 == 0:
+                progress(j / total, f"scanning {rel}")
+        return kept
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def listing_hash(self) -> str:
+        """Hash of every candidate file's (path, size, mtime): any change to the folder changes it."""
+        h = hashlib.sha256()
+        for rel in self._candidates:
+            st = (self.root / rel).stat()
+            h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        csv_part = ""
+        if self.labels_csv:
+            st = self.labels_csv.stat()
+            csv_part = f"{self.labels_csv}|{st.st_size}|{st.st_mtime_ns}"
+        return stable_hash({"probe": "folder", "root": str(self.root), "size": self.size,
+                            "files": h.hexdigest(), "labels": csv_part})
+
+    def images(self, ids) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        out = np.zeros((len(ids), self.size, self.size, 3), np.uint8)
+        for j, i in enumerate(ids):
+            if not 0 <= i < len(self.files):
+                raise IndexError(f"image id {i} outside the probe (0..{len(self.files) - 1})")
+            out[j] = read_image(self.root / self.files[i], self.size)
+        return out
+
+    def chunks(self, batch: int, *, masks: bool = False) -> Iterator[tuple]:
+        if masks:
+            raise ProbeError("an image folder has no concept masks")
+        for start in range(0, len(self.files), batch):
+            ids = np.arange(start, min(start + batch, len(self.files)))
+            yield start, self.images(ids)
+
+
+def read_labels_csv(path: Path, files: list[str]) -> tuple[list[str], np.ndarray]:
+    """Header ``file,<concept>,...``; a value counts as present when it parses to a number ≥ 0.5
+    or reads true/yes. Every kept image needs a row (matched by relative path or file name)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProbeError(f"cannot read labels CSV {path}: {err}") from err
+    if len(rows) < 2 or len(rows[0]) < 2:
+        raise ProbeError(f"labels CSV {path} needs a header 'file,<concept>,...' and one row per image")
+    names = [c.strip() for c in rows[0][1:]]
+    table: dict[str, list[str]] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not row[0].strip():
+            continue
+        if len(row) != len(names) + 1:
+            raise ProbeError(f"labels CSV {path} line {line}: {len(row)} fields, header has {len(names) + 1}")
+        table[row[0].strip().replace("\\", "/")] = row[1:]
+    by_name = {Path(k).name: v for k, v in table.items()}
+    labels = np.zeros((len(files), len(names)), bool)
+    missing = []
+    for i, rel in enumerate(files):
+        row = table.get(rel) or by_name.get(Path(rel).name)
+        if row is None:
+            missing.append(rel)
+            continue
+        labels[i] = [_truthy(v) for v in row]
+    if missing:
+        raise ProbeError(f"labels CSV {path} has no row for {len(missing)} image(s), e.g. "
+                         f"{', '.join(missing[:3])}")
+    return names, labels
+
+
+def _truthy(v: str) -> bool:
+    v = v.strip().lower()
+    if v in ("true", "yes", "y"):
+        return True
+    try:
+        return float(v) >= 0.5
+    except ValueError:
+        return False
+
+
+def make_probe(spec: str, *, n: int = 2000, seed: int = 0, size: int = 64, labels_csv=None,
+               files=None, progress=None):
+    """"world" -> WorldProbe(n, seed, size); anything else is an image folder path."""
+    if spec == "world":
+        return WorldProbe(n, seed, size)
+    return FolderProbe(spec, size, labels_csv=labels_csv, files=files, progress=progress)

@@ -1,0 +1,7 @@
+"""Pure array statistics: metrics, faithfulness bounds, bootstrap ensemble, sanity checks.
+
+No I/O, no models, no streamlit.
+"""
+from neurodash.stats.metrics import METRICS, Metric, binarize, confusion_counts, similarity
+
+__all__ = ["METRICS", "Metric", "binarize", "confusion_counts", "similarity"]

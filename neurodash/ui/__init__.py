@@ -1,0 +1,50 @@
+"""The dashboard's streamlit layer: cached loaders, the sidebar/context, shared widgets and charts.
+
+Pages import only this package (and streamlit): `ctx = ui.current()` gives the chosen workspace and
+neuron; everything that computes comes through the loaders (cached) and neurodash.reports.
+"""
+
+from neurodash.ui import charts
+from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
+from neurodash.ui.loaders import (
+    bootstrap,
+    histogram,
+    layer_table,
+    neuron_card,
+    planner,
+    quantile_bins,
+    sanity_report,
+    selectivity,
+    top_images,
+    workspace,
+)
+from neurodash.ui.loaders import (
+    annotation,
+    annotations,
+    chosen_concept_ar,
+    hypotheses,
+    layer_be,
+    make_generator,
+    rendered_images,
+    sieve_layer_table,
+    sieve_select,
+)
+from neurodash.ui.sections import (
+    DELTA,
+    auto_flags,
+    be_metrics,
+    be_section,
+    layer_ar_section,
+    layer_be_section,
+    page_metrics,
+    sanity_badges,
+)
+from neurodash.ui.widgets import downloads, guard, image_grid, progress_callback
+from neurodash.workspace import TOP_K
+
+__all__ = [
+    "charts", "Context", "current", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
+    "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images",
+    "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "make_generator", "rendered_images",
+    "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
+]

@@ -1,0 +1,103 @@
+"""Plotly figures for the pages. Input is plain data from neurodash.reports; no statistics here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, template="plotly_white")
+SET_COLOR = "#d62728"  # prediction-set members, chosen concept
+OTHER_COLOR = "#9aa5b1"
+TRUE_COLOR = "#2ca02c"
+
+
+def activation_histogram(hist: dict, title: str = "Activation histogram") -> go.Figure:
+    """Bars of the activation histogram with vertical lines at the named thresholds.
+
+    hist: {"edges": [...], "counts": [...], "thresholds": {label: value}}.
+    """
+    edges, counts = hist["edges"], hist["counts"]
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=OTHER_COLOR, name="images"))
+    dashes = ["dash", "dot", "dashdot"]
+    for i, (label, value) in enumerate(hist.get("thresholds", {}).items()):
+        fig.add_vline(x=value, line_dash=dashes[i % 3], line_color=SET_COLOR if i == 0 else "#1f77b4",
+                      annotation_text=label, annotation_position="top right" if i == 0 else "top left")
+    fig.update_layout(title=title, xaxis_title="activation", yaxis_title="images (log)", yaxis_type="log",
+                      bargap=0, showlegend=False, **_LAYOUT)
+    return fig
+
+
+def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -> go.Figure:
+    """One panel per metric: the top concepts' scores with their interval [lo, hi] as error bars.
+
+    rows columns: metric, concept, score, lo, hi, band_kind (the legend says which kind of band).
+    """
+    metrics = list(dict.fromkeys(rows["metric"]))
+    fig = make_subplots(rows=1, cols=max(len(metrics), 1), subplot_titles=[
+        f"{m}<br><sub>{', '.join(sorted(set(rows.loc[rows.metric == m, 'band_kind'])))}</sub>" for m in metrics])
+    for i, metric in enumerate(metrics, start=1):
+        sub = rows[rows["metric"] == metric]
+        plus = (sub["hi"] - sub["score"]).clip(lower=0).fillna(0).tolist()
+        minus = (sub["score"] - sub["lo"]).clip(lower=0).fillna(0).tolist()
+        colors = [SET_COLOR] + [OTHER_COLOR] * (len(sub) - 1)
+        fig.add_trace(go.Bar(x=sub["concept"], y=sub["score"], marker_color=colors, name=metric, showlegend=False,
+                             error_y=dict(type="data", array=plus, arrayminus=minus, visible=True),
+                             hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>"), row=1, col=i)
+    fig.update_layout(title=title, **{**_LAYOUT, "height": 360, "margin": dict(l=10, r=10, t=80, b=10)})
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def be_histogram(counts: pd.DataFrame, title: str) -> go.Figure:
+    """Bootstrap winner counts per concept; prediction-set members in red, the true concept outlined.
+
+    counts columns: concept, count, in_set (bool), is_true (bool).
+    """
+    colors = [SET_COLOR if s else OTHER_COLOR for s in counts["in_set"]]
+    lines = [3 if t else 0 for t in counts["is_true"]]
+    fig = go.Figure(go.Bar(x=counts["concept"], y=counts["count"], marker_color=colors,
+                           marker_line_color=TRUE_COLOR, marker_line_width=lines))
+    fig.update_layout(title=title, xaxis_title="winning concept", yaxis_title="bootstrap wins",
+                      showlegend=False, **_LAYOUT)
+    return fig
+
+
+def layer_scatter(df: pd.DataFrame, x: str, y: str, color: str | None, title: str) -> go.Figure:
+    """One point per neuron; customdata carries the neuron id so a click can open it."""
+    marker = dict(size=8)
+    if color and color in df and df[color].notna().any():
+        marker.update(color=df[color], colorscale="Viridis", showscale=True, colorbar=dict(title=color))
+    text = df["best_concept"] if "best_concept" in df else None
+    fig = go.Figure(go.Scatter(
+        x=df[x], y=df[y], mode="markers", marker=marker, text=text, customdata=df["neuron"],
+        hovertemplate="neuron %{customdata}<br>%{text}<br>" + x + " %{x:.3g}<br>" + y + " %{y:.3g}<extra></extra>",
+    ))
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, **_LAYOUT)
+    return fig
+
+
+def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame) -> go.Figure:
+    """Band 2r(δ/|C|) against probe size per metric (log-log), the target as a horizontal line."""
+    fig = go.Figure()
+    for metric, sub in curves.groupby("metric", sort=False):
+        fig.add_trace(go.Scatter(x=sub["n"], y=sub["band"], mode="lines", name=metric))
+    fig.add_hline(y=target, line_dash="dash", line_color=SET_COLOR, annotation_text=f"target {target:g}")
+    for _, row in needed.dropna(subset=["probe_size"]).iterrows():
+        fig.add_trace(go.Scatter(x=[row["probe_size"]], y=[row["band_at_size"]], mode="markers",
+                                 marker=dict(size=9, symbol="x", color="black"), showlegend=False,
+                                 hovertemplate=f"{row['metric']}: n=%{{x}}<extra></extra>"))
+    fig.update_layout(title="Band 2r(δ/|C|) vs probe size", xaxis_title="probe size n", yaxis_title="band",
+                      xaxis_type="log", yaxis_type="log", **{**_LAYOUT, "height": 420})
+    return fig
+
+
+def coverage_bars(summary: pd.DataFrame) -> go.Figure:
+    """Observed share of neurons whose BE set holds the true concept vs the bound's claim."""
+    fig = go.Figure(go.Bar(x=summary["what"], y=summary["value"],
+                           marker_color=[TRUE_COLOR, "#1f77b4"][: len(summary)],
+                           text=[f"{v:.2f}" for v in summary["value"]], textposition="outside"))
+    fig.update_layout(title="Coverage over the layer", yaxis_range=[0, 1.1], yaxis_title="share", **_LAYOUT)
+    return fig

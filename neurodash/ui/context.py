@@ -1,0 +1,270 @@
+"""The sidebar and the view's context: which workspace (recipe), which neuron, which metric.
+
+`sidebar(page)` runs in app.py before the page: it seeds choices from the URL, draws the workspace
+and neuron pickers, opens (and if needed precomputes) the workspace, mirrors the choices into the
+URL and offers a copyable link. Pages read the result with `current()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+
+from neurodash.stats import metrics as _metrics
+from neurodash.ui import loaders, params
+from neurodash.ui.widgets import guard, progress_callback
+from neurodash.workspace import Recipe, Workspace
+
+CTX = "nd__ctx"
+PROBE_SIZE_ENV = "NEURODASH_PROBE_SIZE"  # world probe size of the default workspace (tests, demos)
+
+RECIPE_FIELDS = [f.name for f in dataclasses.fields(Recipe)]
+INT_FIELDS = {f.name for f in dataclasses.fields(Recipe) if f.type in ("int", int)}
+URL_ALWAYS = ("model", "layer")  # always in the link; other recipe fields only when not default
+VIEW_FIELDS = ("neuron", "metric")
+MANAGED = tuple(RECIPE_FIELDS) + VIEW_FIELDS  # the URL keys the sidebar owns
+SOURCES = ("ground_truth", "clip")
+HELP = {
+    "model": "shapes-cnn and tiny-clip ship with neurodash; type a torchvision name (its weights must be "
+             "in the torch cache) or 'checkpoint' with weights + arch under Advanced.",
+    "probe": "'world' (the shapes world) or the path of an image folder.",
+    "concept_set": "'world', 'imagenet' or the path of a text file with one concept a line.",
+    "concept_source": "ground_truth: the probe's labels; clip: the shipped tiny CLIP scores each concept.",
+}
+
+
+@dataclass
+class Context:
+    recipe: Recipe
+    ws: Workspace
+    neuron: int
+    metric: str
+    page_path: str
+
+    def url_values(self) -> dict[str, object]:
+        return url_values(self.recipe, self.neuron, self.metric)
+
+    def link(self, page_path: str | None = None, **override) -> str:
+        return params.share_link(page_path or self.page_path, {**self.url_values(), **override})
+
+
+def default_recipe() -> Recipe:
+    """The shapes world; NEURODASH_PROBE_SIZE (an integer) shrinks or grows its probe."""
+    base = Recipe.default()
+    size = os.environ.get(PROBE_SIZE_ENV)
+    if size:
+        try:
+            base = dataclasses.replace(base, probe_n=int(size))
+        except ValueError:
+            st.warning(f"{PROBE_SIZE_ENV}={size!r} is not an integer; using {base.probe_n} probe images")
+    return base
+
+
+def url_values(recipe: Recipe, neuron: int | None, metric: str | None) -> dict[str, object]:
+    base = default_recipe()
+    out = {k: getattr(recipe, k) for k in RECIPE_FIELDS
+           if k in URL_ALWAYS or getattr(recipe, k) != getattr(base, k)}
+    out["neuron"] = neuron
+    out["metric"] = metric
+    return out
+
+
+def current(required: bool = True) -> Context | None:
+    """The context the sidebar built for this run; stops the page when required and missing."""
+    ctx = st.session_state.get(CTX)
+    if ctx is None and required:
+        st.info("Choose a workspace in the sidebar (its problem is shown above).")
+        st.stop()
+    return ctx
+
+
+def open_neuron(neuron: int, page: str = "pages/neuron.py") -> None:
+    """Go to a neuron's page (from a table row, a plot point, a search result)."""
+    params.request(neuron=int(neuron))
+    st.switch_page(page)
+
+
+def planner_defaults(ctx: Context | None) -> dict:
+    """Starting values of the Planner: the workspace's median concept frequency and |C| when known."""
+    out = {"freq": 0.05, "alpha": 0.01, "n_concepts": 100}
+    if ctx is not None:
+        from neurodash import reports
+
+        with guard("Cannot read the workspace's concept frequencies"):
+            out.update(reports.planner_starting_point(ctx.ws))
+    return out
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+def _coerce(field: str, value):
+    if field in INT_FIELDS:
+        return int(value)
+    if value in ("", "None"):
+        return None
+    return value
+
+
+def _options(*groups) -> list:
+    out = []
+    for g in groups:
+        for v in g:
+            if v not in (None, "") and v not in out:
+                out.append(v)
+    return out
+
+
+def _select(sb, label: str, field: str, options: list, *, new: bool = True, fallback=None):
+    key = params.state_key(field)
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = fallback if fallback in options else options[0]
+    return sb.selectbox(label, options, key=key, accept_new_options=new, help=HELP.get(field))
+
+
+def _apply_pending(base: Recipe) -> None:
+    """URL values (first run) and requests from pages become widget state before the widgets exist."""
+    incoming = {**params.seed_from_url(RECIPE_FIELDS + list(VIEW_FIELDS)), **params.take_requests()}
+    for field, value in incoming.items():
+        if field in RECIPE_FIELDS:
+            try:
+                st.session_state[params.state_key(field)] = _coerce(field, value)
+            except ValueError:
+                st.error(f"The link's {field}={value!r} is not valid; using {getattr(base, field)!r}.")
+        elif field == "neuron":
+            st.session_state["nd__neuron_asked"] = value  # checked against the layer size below
+        else:
+            st.session_state[params.state_key(field)] = value
+
+
+def _pick_known(label_to_recipe: dict) -> None:
+    """Callback of the 'computed workspaces' picker: copy the chosen recipe into the widgets."""
+    chosen = label_to_recipe.get(st.session_state.get("nd__known"))
+    if chosen is None:
+        return
+    for field in RECIPE_FIELDS:
+        st.session_state[params.state_key(field)] = getattr(chosen, field)
+
+
+def _recipe_widgets(sb, base: Recipe) -> Recipe:
+    for field in RECIPE_FIELDS:  # defaults for a fresh session
+        st.session_state.setdefault(params.state_key(field), getattr(base, field))
+    known = loaders.known_recipes(loaders.home())
+    if known:
+        labels = {r.label(): r for r in known}
+        sb.selectbox("Computed workspaces", list(labels), index=None, key="nd__known",
+                     placeholder=f"{len(labels)} on disk: pick one…", on_change=_pick_known, args=(labels,))
+    val = lambda f: st.session_state[params.state_key(f)]  # noqa: E731
+    model = _select(sb, "Model", "model", _options([val("model"), "shapes-cnn", "tiny-clip"], [r.model for r in known]))
+    layers: list[str] = []
+    try:
+        layers = loaders.layer_names(model, val("weights"), val("arch"))
+    except Exception as err:  # noqa: BLE001 - shown, and the typed/known layer names still work
+        sb.error(f"Cannot list the layers of {model}: {err}")
+    same_model = [r.layer for r in known if r.model == model] + ([base.layer] if base.model == model else [])
+    options = layers or _options([val("layer")], same_model)
+    # a new model keeps no layer of the old one: its default, a computed one, else its last layer
+    fallback = next((x for x in same_model if x in options), options[-1] if options else None)
+    _select(sb, "Layer", "layer", options, fallback=fallback)
+    probe = _select(sb, "Probe", "probe", _options([val("probe"), "world"], [r.probe for r in known]))
+    if probe == "world":
+        sb.number_input("World probe size", min_value=10, max_value=1_000_000, step=100,
+                        key=params.state_key("probe_n"))
+    _select(sb, "Concept set", "concept_set", _options([val("concept_set"), "world", "imagenet"],
+                                                      [r.concept_set for r in known]))
+    _select(sb, "Concept source", "concept_source", _options([val("concept_source")], SOURCES,
+                                                            [r.concept_source for r in known]))
+    with sb.expander("Advanced"):
+        st.number_input("World probe seed", min_value=0, step=1, key=params.state_key("probe_seed"))
+        _select(st, "CLIP activations", "clip_mode", _options([val("clip_mode"), "softmax", "sigmoid"]), new=False)
+        _select(st, "Pooling", "pooling", _options([val("pooling"), "auto", "mean", "max", "cls"]), new=False)
+        for field, label in (("weights", "Model weights file"), ("arch", "Architecture (for 'checkpoint')"),
+                             ("clip_weights", "open_clip weights file"), ("labels_csv", "Labels CSV of a folder probe")):
+            key = params.state_key(field)
+            if st.session_state.get(key) is None:
+                st.session_state[key] = ""
+            st.text_input(label, key=key)
+    values = {f: _coerce(f, st.session_state[params.state_key(f)]) for f in RECIPE_FIELDS}
+    return Recipe(**values)
+
+
+def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
+    ws = loaders.workspace(recipe)
+    if ws.is_ready():
+        return ws
+    if ws.stale_reason:
+        st.warning(f"The cache of this workspace does not match ({ws.stale_reason}); it must be recomputed.")
+    auto = recipe == base
+    if not auto:
+        st.info(f"Workspace **{recipe.label()}** is not computed yet.")
+        if not st.button("Precompute this workspace", type="primary", key="nd__precompute"):
+            return None
+    bar = st.progress(0.0, text=f"Precomputing {recipe.label()} (once; reused afterwards)…")
+    ws.precompute(progress=progress_callback(bar))
+    bar.empty()
+    loaders.known_recipes.clear()
+    return ws
+
+
+def _neuron_widgets(sb, ws: Workspace, metric_key: str) -> int:
+    key = params.state_key("neuron")
+    n = ws.n_neurons
+    asked = st.session_state.pop("nd__neuron_asked", None)
+    if asked is not None:
+        try:
+            j = int(asked)
+            if not 0 <= j < n:
+                raise ValueError
+            st.session_state[key] = j
+        except (TypeError, ValueError):
+            st.error(f"Neuron {asked!r} does not exist in layer {ws.layer} (it has neurons 0…{n - 1}); "
+                     f"showing neuron {min(int(st.session_state.get(key, 0) or 0), n - 1)}.")
+    if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
+        st.session_state[key] = 0
+    sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
+    with sb.expander("Find neurons by concept"):
+        concept = st.selectbox("Concept", ws.concept_names, index=None, key="nd__search_concept",
+                               placeholder="type a concept name…")
+        if concept is not None:
+            from neurodash import reports
+
+            with guard("Search failed"):
+                table = loaders.layer_table(ws, [metric_key])
+                hits = reports.neurons_for_concept(table, metric_key, concept)
+                if hits.empty:
+                    st.caption(f"No neuron has {concept!r} as its best {metric_key} concept.")
+                for row in hits.head(8).itertuples():
+                    st.button(f"neuron {row.neuron} · {metric_key} {row.score:.3f}", key=f"nd__hit_{row.neuron}",
+                              on_click=params.request, kwargs={"neuron": int(row.neuron)})
+    return int(st.session_state[key])
+
+
+def sidebar(page) -> Context | None:
+    """Draw the sidebar, open the workspace, mirror the choices into the URL; returns the context."""
+    st.session_state[CTX] = None
+    sb = st.sidebar
+    base = default_recipe()
+    _apply_pending(base)
+    with guard("Cannot use this workspace"):
+        recipe = _recipe_widgets(sb, base)
+        metric_key = params.state_key("metric")
+        ws = _open_workspace(recipe, base)
+        if ws is None:
+            params.mirror_to_url(url_values(recipe, None, None), MANAGED)
+            return None
+        metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
+        if st.session_state.get(metric_key) not in metrics:
+            st.session_state[metric_key] = metrics[0]
+        metric = sb.selectbox("Metric (the explanation's)", metrics, key=metric_key,
+                              help="The similarity the explanation is chosen by; used for BE, triage and search.")
+        neuron = _neuron_widgets(sb, ws, metric)
+        ctx = Context(recipe=recipe, ws=ws, neuron=neuron, metric=metric, page_path=page.url_path)
+        params.mirror_to_url(ctx.url_values(), MANAGED)
+        sb.caption("Link to this view (copy button on the right):")
+        sb.code(ctx.link(), language=None, wrap_lines=True)
+        st.session_state[CTX] = ctx
+        return ctx
+    return None

@@ -1,0 +1,225 @@
+"""Cached loaders: the one place the dashboard reaches the compute module.
+
+Caches are keyed on the workspace recipe's content hash (plus small scalar arguments), never on
+arrays or on the Workspace object (its underscore-prefixed parameter is not hashed). Results are
+shared read-only between sessions (st.cache_resource): callers must not mutate what they get.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from neurodash import reports
+from neurodash.workspace import Recipe, Workspace, list_workspaces
+
+_ENTRIES = 512  # per-neuron results are small; this bounds memory on a long demo
+
+
+def home() -> str | None:
+    return os.environ.get("NEURODASH_HOME") or None
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _workspace(key: str, home_dir: str | None, _recipe: Recipe) -> Workspace:
+    return Workspace.open(_recipe, home=home_dir)
+
+
+def workspace(recipe: Recipe) -> Workspace:
+    return _workspace(recipe.key(), home(), recipe)
+
+
+@st.cache_data(show_spinner=False, ttl=10)
+def known_recipes(home_dir: str | None) -> list[Recipe]:
+    """Recipes of the caches that exist on disk (rechecked every few seconds: the CLI may add some)."""
+    return list(list_workspaces(home_dir))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def layer_names(model: str, weights: str | None, arch: str | None) -> list[str]:
+    """Names of the model's layers that give activations (loads the model once per process)."""
+    from neurodash import models
+
+    loaded = models.load_model(model, weights=weights or None, arch=arch or None)
+    return [info.name for info in models.list_layers(loaded)]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _layer_table(key: str, metrics: tuple, delta: float, _ws: Workspace):
+    return _ws.layer_table(metrics=list(metrics), delta=delta)
+
+
+def layer_table(ws: Workspace, metrics, delta: float = 0.05):
+    return _layer_table(ws.recipe.key(), tuple(metrics), float(delta), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _neuron_card(key: str, neuron: int, metrics: tuple, delta: float, top: int, _ws: Workspace):
+    return _ws.neuron_card(neuron, metrics=list(metrics), top_concepts=top, delta=delta)
+
+
+def neuron_card(ws: Workspace, neuron: int, metrics, delta: float = 0.05, top: int = 5):
+    return _neuron_card(ws.recipe.key(), int(neuron), tuple(metrics), float(delta), int(top), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _bootstrap(key: str, neuron: int, metric: str, K: int, seed: int, t, delta: float, _ws: Workspace):
+    return _ws.bootstrap(neuron, metric=metric, K=K, seed=seed, t=t, delta=delta)
+
+
+def bootstrap(ws: Workspace, neuron: int, *, metric: str, K: int = 100, seed: int = 0, t=None, delta: float = 0.05):
+    return _bootstrap(ws.recipe.key(), int(neuron), metric, int(K), int(seed), t, float(delta), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _sanity(key: str, metrics: tuple, seed: int, _ws: Workspace):
+    return _ws.sanity_report(metrics=list(metrics), seed=seed)
+
+
+def sanity_report(ws: Workspace, metrics, seed: int = 0):
+    return _sanity(ws.recipe.key(), tuple(metrics), int(seed), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _selectivity(key: str, _ws: Workspace):
+    return _ws.selectivity()
+
+
+def selectivity(ws: Workspace):
+    return _selectivity(ws.recipe.key(), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _top_images(key: str, neuron: int, k: int, _ws: Workspace):
+    ids, acts, maps = _ws.top_images(neuron, k)
+    return ids, acts, maps, _ws.images(ids)
+
+
+def top_images(ws: Workspace, neuron: int, k: int):
+    """(ids, acts, maps, images) of the neuron's k top images."""
+    return _top_images(ws.recipe.key(), int(neuron), int(k), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _quantile_bins(key: str, neuron: int, per_bin: int, _ws: Workspace):
+    bins = reports.quantile_bins(_ws.acts[:, neuron], per_bin=per_bin)
+    return [dict(b, images=_ws.images(b["ids"])) for b in bins]
+
+
+def quantile_bins(ws: Workspace, neuron: int, per_bin: int = 6):
+    return _quantile_bins(ws.recipe.key(), int(neuron), int(per_bin), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _histogram(key: str, neuron: int, alpha: float, _ws: Workspace, _card):
+    return reports.card_histogram(_card, _ws.acts[:, neuron], alpha)
+
+
+def histogram(ws: Workspace, card, metric: str):
+    """The card's histogram with thresholds; α is the metric's default binarization share."""
+    from neurodash.stats.metrics import METRICS
+
+    alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
+    return _histogram(ws.recipe.key(), int(card.neuron), float(alpha), ws, card)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def planner(*, freq: float, alpha: float, agreement: float, n_concepts: int, delta: float, target: float) -> dict:
+    s = reports.PlannerSetting(freq=freq, alpha=alpha, agreement=agreement, n_concepts=n_concepts, delta=delta)
+    return {"curves": reports.planner_curves(s, reports.planner_sizes()),
+            "needed": reports.planner_needed(s, target)}
+
+
+@st.cache_resource(show_spinner=False)
+def _long_results() -> dict:
+    """Process-wide memo for long layer-wide work that reports progress.
+
+    st.cache_* replays the elements a cached call touched and refuses elements created outside it
+    (a progress bar), so this work is memoised here instead, keyed the same way.
+    """
+    return {}
+
+
+def _memo(key: tuple, compute, limit: int = 16):
+    store = _long_results()
+    if key not in store:
+        value = compute()
+        while len(store) >= limit:
+            store.pop(next(iter(store)))
+        store[key] = value
+    return store[key]
+
+
+def has_result(kind: str, ws: Workspace, *args) -> bool:
+    return (kind, ws.recipe.key(), *args) in _long_results()
+
+
+def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float = 0.05, progress=None):
+    """BE over every neuron (rows: neuron, be_set, be_set_size, be_stability, be_coverage, gt_in_set…)."""
+    key = ("layer_be", ws.recipe.key(), metric, int(K), int(seed), t, float(delta))
+    return _memo(key, lambda: reports.layer_be(ws, metric=metric, K=int(K), seed=int(seed), t=t, delta=delta,
+                                               progress=progress))
+
+
+def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m: int = 20, seed: int = 0,
+                      progress=None):
+    """AR of each neuron's chosen concept (a Series indexed by neuron)."""
+    key = ("chosen_ar", ws.recipe.key(), metric, generator, int(m), int(seed))
+    return _memo(key, lambda: reports.chosen_concept_ar(ws, layer_table(ws, [metric]), metric, generator=generator,
+                                                        m=int(m), seed=int(seed), progress=progress))
+
+
+def sieve_layer_table(ws: Workspace, *, generator: str = "world", m: int = 20, seed: int = 0, beta: float = 10.0,
+                      progress=None, cancel=None):
+    from neurodash import sieve
+
+    key = ("sieve_table", ws.recipe.key(), generator, int(m), int(seed), float(beta))
+    return _memo(key, lambda: sieve.layer_table(ws, generator=generator, m=int(m), seed=int(seed), beta=float(beta),
+                                                progress=progress, cancel=cancel))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _select(key: str, beta: float, _ws: Workspace):
+    from neurodash import sieve
+
+    return sieve.select(_ws.acts, beta=beta)
+
+
+def sieve_select(ws: Workspace, beta: float):
+    return _select(ws.recipe.key(), float(beta), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _hypotheses(key: str, neuron: int, top: int, _ws: Workspace):
+    from neurodash import sieve
+
+    return sieve.hypothesize(_ws, neuron, top=top)
+
+
+def hypotheses(ws: Workspace, neuron: int, top: int = 20):
+    return _hypotheses(ws.recipe.key(), int(neuron), int(top), ws)
+
+
+def make_generator(name: str, model_dir: str = ""):
+    """A SIEVE generator; diffusers needs a local pipeline (GeneratorError with the reason otherwise)."""
+    from neurodash.generate import get_generator
+
+    if name == "diffusers":
+        return get_generator("diffusers", model=model_dir.strip() or None)
+    return get_generator(name)
+
+
+def rendered_images(ws: Workspace, concept: str, generator, m: int, seed: int):
+    from neurodash import sieve
+
+    return sieve.rendered_images(ws, concept, generator=generator, m=int(m), seed=int(seed))
+
+
+def annotations(ws: Workspace) -> dict:
+    """Every saved triage record of the workspace, read fresh (other sessions may have written)."""
+    return ws.annotations.all()
+
+
+def annotation(ws: Workspace, neuron: int):
+    return ws.annotations.get(int(neuron))

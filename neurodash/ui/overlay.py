@@ -1,0 +1,46 @@
+"""Heatmap overlays for image grids: a spatial activation map blended over its image.
+
+Presentation only (no statistics): upsample the map to the image, colour it, blend. Maps of one
+neuron share one scale (the neuron's largest map value) so a faint overlay means a weak response.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# Anchor colours of a dark-to-bright "inferno"-like ramp (no matplotlib here).
+_RAMP = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
+)
+
+
+def colorize(values: np.ndarray) -> np.ndarray:
+    """Map values in [0, 1] (any shape) to uint8 RGB (shape + (3,)) along the ramp."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32)), 0.0, 1.0)
+    pos = v * (len(_RAMP) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(_RAMP) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = _RAMP[lo] * (1 - frac) + _RAMP[lo + 1] * frac
+    return rgb.round().astype(np.uint8)
+
+
+def upscale(image: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour upscale of a uint8 (H,W,3) image to (size,size,3): small probe images stay crisp."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, scale: float, *, size: int, strength: float = 0.55) -> np.ndarray:
+    """Blend `heat` (h,w), divided by `scale`, over `image` (H,W,3) uint8; returns (size,size,3) uint8.
+
+    The map is resized bilinearly (it is a coarse feature map); the blend weight grows with the
+    heat so the unresponsive parts of the image stay visible.
+    """
+    base = upscale(image, size).astype(np.float32)
+    norm = np.clip(np.asarray(heat, dtype=np.float32) / (scale if scale > 0 else 1.0), 0.0, 1.0)
+    big = np.asarray(Image.fromarray(norm).resize((size, size), Image.BILINEAR))
+    color = colorize(big).astype(np.float32)
+    w = (strength * big)[..., None]
+    return (base * (1 - w) + color * w).round().clip(0, 255).astype(np.uint8)

@@ -1,0 +1,70 @@
+"""Shared widgets: error guard, image grid with heatmap overlays, downloads, progress adapter."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pandas as pd
+import streamlit as st
+
+from neurodash.ui import overlay as _overlay
+
+
+@contextlib.contextmanager
+def guard(what: str, *, stop: bool = False):
+    """Turn any error a user can cause inside the block into a readable st.error (no traceback).
+
+    Streamlit's own control flow (st.stop, st.rerun, switch_page) derives from BaseException and
+    passes through untouched. With stop=True the page stops after the message (the rest of the
+    page depends on what failed); otherwise the page goes on below.
+    """
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - the message is the product here
+        st.error(f"{what}: {_message(err)}")
+        if stop:
+            st.stop()
+
+
+def _message(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    # KeyError wraps its message in quotes; show the words, not the repr
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = str(err.args[0])
+    return text
+
+
+def progress_callback(bar):
+    """Adapt a st.progress element to the project's progress(fraction, message) convention."""
+    def report(fraction: float, message: str = "") -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or None)
+    return report
+
+
+def image_grid(images, captions, *, heat=None, heat_scale: float = 1.0, columns: int = 8, size: int = 128,
+               key: str | None = None) -> None:
+    """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top."""
+    k = len(images)
+    if k == 0:
+        st.caption("no images")
+        return
+    tiles = [
+        _overlay.overlay(images[i], heat[i], heat_scale, size=size) if heat is not None
+        else _overlay.upscale(images[i], size)
+        for i in range(k)
+    ]
+    for start in range(0, k, columns):
+        cols = st.columns(columns)
+        for col, i in zip(cols, range(start, min(start + columns, k))):
+            col.image(tiles[i], caption=captions[i], width="stretch")
+
+
+def downloads(df: pd.DataFrame, stem: str, *, key: str) -> None:
+    """CSV and JSON export buttons for a table."""
+    c1, c2 = st.columns(2)
+    c1.download_button("Export CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+                       mime="text/csv", key=f"{key}_csv")
+    records = json.loads(df.to_json(orient="records"))
+    c2.download_button("Export JSON", json.dumps(records, indent=1).encode(), file_name=f"{stem}.json",
+                       mime="application/json", key=f"{key}_json")

@@ -1,0 +1,88 @@
+"""The shapes CNN: a small multi-label classifier over the world's concept vocabulary.
+
+Four conv blocks (named block1..block4, reachable by model.get_submodule) and a linear head on
+globally pooled features. Two coordinate channels are appended to the input (CoordConv) so that
+position concepts ("left", "top") survive global pooling. Input: float (B,3,H,W) in [0,1]; the
+normalisation lives inside the module.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+CNN_WEIGHTS = ASSETS / "shapes_cnn.safetensors"
+CNN_META = ASSETS / "shapes_cnn.record.json"
+WIDTHS = (32, 64, 128, 128)
+_MEAN = (0.45, 0.45, 0.45)
+_STD = (0.30, 0.30, 0.30)
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=False))
+
+
+class ShapesCNN(nn.Module):
+    def __init__(self, n_concepts: int, widths: tuple[int, ...] = WIDTHS):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.block1 = _block(3 + 2, widths[0])
+        self.pool1 = nn.MaxPool2d(2)
+        self.block2 = _block(widths[0], widths[1])
+        self.pool2 = nn.MaxPool2d(2)
+        self.block3 = _block(widths[1], widths[2])
+        self.pool3 = nn.MaxPool2d(2)
+        self.block4 = _block(widths[2], widths[3])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(widths[3], n_concepts)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        x = (x - self.mean) / self.std
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+        x = torch.cat([x, xs, ys], dim=1)
+        x = self.pool1(self.block1(x))
+        x = self.pool2(self.block2(x))
+        x = self.pool3(self.block3(x))
+        return self.block4(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Concept logits (B, n_concepts)."""
+        return self.head(self.pool(self.features(x)).flatten(1))
+
+
+def images_to_tensor(images) -> torch.Tensor:
+    """uint8 (n,H,W,3) numpy -> float (n,3,H,W) in [0,1]."""
+    t = torch.from_numpy(images).permute(0, 3, 1, 2)
+    return t.float().div_(255.0)
+
+
+def load_cnn(weights: str | Path | None = None) -> ShapesCNN:
+    """The shipped CNN from assets/ (safetensors), on CPU and in eval mode."""
+    from safetensors.torch import load_file
+
+    from .vocabulary import vocabulary
+
+    path = Path(weights) if weights is not None else CNN_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"shapes CNN weights not found at {path}; remake them with `python -m neurodash.world.train cnn`")
+    state = load_file(str(path), device="cpu")
+    n_concepts = state["head.weight"].shape[0]
+    if n_concepts != len(vocabulary()):
+        raise ValueError(f"{path} predicts {n_concepts} concepts but the world vocabulary has "
+                         f"{len(vocabulary())}; retrain with `python -m neurodash.world.train cnn`")
+    model = ShapesCNN(n_concepts)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def cnn_meta() -> dict:
+    """Training record of the shipped CNN (assets/shapes_cnn.record.json), {} if absent."""
+    return json.loads(CNN_META.read_text()) if CNN_META.is_file() else {}

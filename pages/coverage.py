@@ -1,0 +1,33 @@
+"""Coverage (shapes world): do BE sets hold the ground-truth concept as often as Thm 4.1 claims?"""
+
+import streamlit as st
+
+from neurodash import reports, ui
+
+ctx = ui.current()
+ws = ctx.ws
+st.header(f"Coverage · {ws.layer}")
+if not ws.has_ground_truth:
+    st.info("Coverage needs ground truth: choose the concept source 'ground_truth' on the shapes world.")
+    st.stop()
+st.caption("For every neuron: does its BE prediction set hold the ground-truth concept (the concept with the best "
+           "pixel IoU against the world's masks)? Next to it, the share Thm 4.1 claims: the mean over neurons of the "
+           "Eq. 9 lower bound, counting vacuous bounds (p ≥ 1, or no rate) as 0. Δ in the bound is the plug-in gap "
+           "between the best and second-best concept on the probe.")
+be = ui.layer_be_section(ctx, "coverage", expanded=True)
+if be is None:
+    st.info("Run BE over the layer (above) to compare.")
+    st.stop()
+with ui.guard("Cannot summarise the coverage", stop=True):
+    s = reports.coverage_summary(be)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("observed: set holds the truth", f"{s['observed']:.2f}")
+c2.metric("claimed by Thm 4.1", f"{s['claimed']:.2f}")
+c3.metric("non-vacuous bounds", f"{s['informative']} of {s['neurons']}")
+c4.metric("mean set size", f"{s['mean_set_size']:.2f}")
+if s["informative"]:
+    st.markdown(f"Among the {s['informative']} neurons with a non-vacuous bound: observed "
+                f"{s['observed_informative']:.2f}, claimed {s['claimed_informative']:.2f}.")
+st.plotly_chart(ui.charts.coverage_bars(s["bars"]), key="coverage_chart")
+st.dataframe(be, hide_index=True, key="coverage_table")
+ui.downloads(be, f"coverage_{ws.layer}", key="coverage_dl")

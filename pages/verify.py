@@ -1,0 +1,105 @@
+"""Verify (SIEVE): Select across the layer, Hypothesize for the neuron, Verify concepts by rendering them."""
+
+import streamlit as st
+
+from neurodash import reports, ui
+from neurodash.ui import jobs
+
+ctx = ui.current()
+ws, j = ctx.ws, ctx.neuron
+st.header(f"Verify (SIEVE) · neuron {j} · {ws.layer}")
+
+# ---- Select ---------------------------------------------------------------------------------------------
+st.subheader("Select: which neurons are selective")
+beta = st.slider("β (selective when P99/median > β)", 1.0, 100.0, 10.0, step=0.5, key="verify_beta")
+with ui.guard("Select failed"):
+    sel = ui.sieve_select(ws, beta)
+    summary = reports.select_summary(sel, j)
+    a, b = st.columns(2)
+    a.metric("selective neurons", f"{summary['n_selective']} of {summary['n_neurons']}")
+    b.metric(f"neuron {j}", summary["this_text"], "selective" if summary["this_selective"] else "not selective",
+             delta_color="normal" if summary["this_selective"] else "inverse")
+    with st.expander("Selectivity of every neuron"):
+        st.dataframe(summary["table"], hide_index=True, key="verify_select_table")
+
+# ---- Hypothesize ---------------------------------------------------------------------------------------
+st.subheader("Hypothesize: clusters of the top-image crops, named by CLIP")
+hyps = []
+with ui.guard("Hypothesize failed"):
+    with st.spinner("Cropping, embedding and clustering the top images…"):
+        hyps = ui.hypotheses(ws, j)
+    for h in hyps:
+        st.markdown(f"**Cluster {h.cluster}** ({len(h.image_ids)} crops): "
+                    + ", ".join(f"`{c}` ({s:.3f})" for c, s in zip(h.concepts, h.scores)))
+        ui.image_grid(h.crops[:10], [f"#{i}" for i in h.image_ids[:10]], columns=10, size=80)
+
+# ---- Verify --------------------------------------------------------------------------------------------
+st.subheader("Verify: render the concept, measure the Activation Rate")
+suggested = list(dict.fromkeys(c for h in hyps for c in h.concepts))
+names = ws.concept_names
+with st.form("verify_form"):
+    concepts = st.multiselect("concepts to verify", list(dict.fromkeys(suggested + names)),
+                              default=suggested[:1] or names[:1], key="verify_concepts", accept_new_options=True)
+    c1, c2, c3, c4 = st.columns(4)
+    generator_name = c1.selectbox("generator", ["world", "diffusers"], key="verify_generator",
+                                  help="world: the shapes-world renderer (exact, offline). diffusers: a local "
+                                       "text-to-image pipeline (nothing is downloaded).")
+    m = c2.number_input("renders m", min_value=2, max_value=200, value=20, key="verify_m")
+    seed = c3.number_input("seed", min_value=0, value=0, key="verify_seed")
+    control = c4.selectbox("control concept", ["(automatic)"] + names, key="verify_control")
+    d1, d2 = st.columns(2)
+    model_dir = d1.text_input("diffusers pipeline (local directory or cached model id)", key="verify_model")
+    rule = d2.radio("keep the hypothesis when AR ≥", ["0.5", "mean AR of SIEVE's hypotheses (paper; slow)"],
+                    key="verify_rule", horizontal=True)
+    go = st.form_submit_button("Render and verify", type="primary")
+
+if go:
+    with ui.guard("Cannot start the render"):
+        generator = ui.make_generator(generator_name, model_dir)
+        threshold = 0.5 if rule == "0.5" else None
+        ctrl = None if control == "(automatic)" else control
+        picked = list(concepts)
+        jobs.start("verify", lambda progress, cancel: reports.verify_many(
+            ws, j, picked, generator=generator, m=int(m), seed=int(seed), control=ctrl, threshold=threshold,
+            progress=progress, cancel=cancel), neuron=j, generator=generator, m=int(m), seed=int(seed))
+
+done = jobs.watch("verify", "Rendering")
+if done is not None:
+    job, meta = done["job"], done["meta"]
+    if job.state == "cancelled":
+        st.warning("The render was cancelled; nothing else changed.")
+    elif job.state == "failed":
+        st.error(f"The render failed: {job.error}")
+    elif meta["neuron"] != j:
+        st.caption(f"The last verification was for neuron {meta['neuron']}; run it again for neuron {j}.")
+    else:
+        results = job.result()
+        table = reports.verify_rows(results)
+        st.dataframe(table, hide_index=True, key="verify_results",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
+                                    if table[c].dtype.kind == "f"})
+        for r in results:
+            badge = ":green-badge[verified]" if r.passed else ":red-badge[rejected]"
+            st.markdown(f"{badge} **{r.concept}**: AR {r.ar:.2f} [{r.interval[0]:.2f}, {r.interval[1]:.2f}] vs control "
+                        f"*{r.control}* {r.control_ar:.2f} [{r.control_interval[0]:.2f}, {r.control_interval[1]:.2f}]; "
+                        f"threshold {r.threshold:.2f} ({r.threshold_source}); top-1% activation "
+                        f"{r.activation_threshold:.3g}.")
+            with ui.guard(f"Cannot show the renders of {r.concept}"):
+                images = ui.rendered_images(ws, r.concept, meta["generator"], meta["m"], meta["seed"])
+                if images is not None:
+                    ui.image_grid(images[:20], [f"{a:.2f}{' ✓' if a > r.activation_threshold else ''}"
+                                                for a in r.activations[:20]], columns=10, size=80)
+        ui.downloads(table, f"verify_neuron{j}", key="verify_dl")
+
+# ---- layer table ---------------------------------------------------------------------------------------
+st.subheader("Mean AR per explanation source (this layer)")
+st.caption("Every source explains SIEVE's selective neurons; ARs are measured on fresh renders (world renderer).")
+if st.button("Compute the layer's mean-AR table", key="verify_layer_go"):
+    st.session_state["nd__verify_layer"] = True
+if st.session_state.get("nd__verify_layer"):
+    with ui.guard("The layer table failed"):
+        bar = st.progress(0.0, text="SIEVE over the layer…")
+        table = ui.sieve_layer_table(ws, beta=beta, progress=ui.progress_callback(bar))
+        bar.empty()
+        st.dataframe(table, hide_index=True, key="verify_layer_table")
+        ui.downloads(table, f"sieve_layer_{ws.layer}", key="verify_layer_dl")

@@ -1,0 +1,20 @@
+"""Hypothesize on the shapes world names the concept a hand-built detector neuron responds to."""
+
+import numpy as np
+import pytest
+
+
+RED, BLUE = 0, 1  # the stand-in workspace's neurons (see conftest.py)
+
+
+def test_hypothesize_with_a_transparent_clip_names_the_colour(stand_in, colour_clip):
+    from neurodash.sieve import hypothesize
+
+    for neuron, colour in ((RED, "red"), (BLUE, "blue")):
+        hyps = hypothesize(stand_in, neuron, top=20, clip=colour_clip)
+        assert hyps, "a selective neuron yields at least one hypothesis"
+        assert sum(len(h.image_ids) for h in hyps) == 20
+        for h in hyps:
+            assert len(h.concepts) == 2 and h.scores[0] >= h.scores[1]
+            assert h.crops.shape[1:] == (64, 64, 3)
+        assert hyps[0].concepts[0] == colour  # the largest cluster is named by the colour

@@ -1,0 +1,67 @@
+"""SIEVE Verify on hand-built detector neurons: the right concept fires them, a control does not."""
+
+import json
+
+import numpy as np
+import pytest
+
+from neurodash.generate import GenerationJob, get_generator
+from neurodash.sieve import choose_control, render_activations, verify
+
+RED, BLUE, BRIGHT = 0, 1, 2  # the stand-in workspace's neurons (see conftest.py)
+
+
+def test_select_finds_the_detectors_and_not_the_diffuse_neuron(stand_in):
+    from neurodash.sieve import select
+
+    res = select(stand_in.acts, beta=10)
+    assert res.selective[RED] and res.selective[BLUE] and not res.selective[BRIGHT]
+
+
+def test_control_is_an_unrelated_concept(stand_in):
+    control = choose_control(stand_in, "red")
+    assert control in stand_in.concept_names and "red" not in control
+    C = stand_in.concepts
+    names = stand_in.concept_names
+    r = abs(np.corrcoef(C[:, names.index("red")], C[:, names.index(control)])[0, 1])
+    assert r < 0.05  # nearly independent of "red" on the probe
+
+
+@pytest.mark.parametrize("neuron, concept", [(RED, "red"), (BLUE, "blue")])
+def test_right_concept_beats_control(stand_in, neuron, concept):
+    res = verify(stand_in, neuron, concept, generator="world", m=40, seed=0, threshold=0.5)
+    assert res.concept == concept and res.control != concept
+    assert res.ar > res.control_ar + 0.3, res.to_dict()
+    assert res.p_vs_control < 0.01
+    lo, hi = res.interval
+    assert lo <= res.ar <= hi and hi - lo < 0.5
+    assert res.verdict == ("verified" if res.ar >= 0.5 else "rejected")
+    json.dumps(res.to_dict())  # the CLI prints it
+
+
+def test_wrong_concept_is_rejected(stand_in):
+    res = verify(stand_in, RED, "blue", generator="world", m=40, seed=0, threshold=0.5)
+    assert res.ar < 0.2 and res.verdict == "rejected"
+
+
+def test_renders_and_acts_are_cached_in_the_workspace(stand_in):
+    gen = get_generator("world")
+    before = stand_in.calls
+    a = render_activations(stand_in, "green", generator=gen, m=8, seed=5)
+    mid = stand_in.calls
+    b = render_activations(stand_in, "green", generator=gen, m=8, seed=5)
+    assert mid == before + 1 and stand_in.calls == mid  # second call read the cache
+    np.testing.assert_array_equal(a, b)
+    assert list((stand_in.directory / "sieve" / "renders").glob("*.npy"))
+
+
+def test_verify_runs_as_a_job_and_bad_input_is_clear(stand_in):
+    job = GenerationJob(lambda progress, cancel: verify(stand_in, RED, "red", m=10, threshold=0.5,
+                                                        progress=progress, cancel=cancel))
+    res = job.result(timeout=60)
+    assert job.state == "done" and res.m == 10
+    with pytest.raises(ValueError, match="out of range"):
+        verify(stand_in, 99, "red", threshold=0.5)
+    from neurodash.generate import GeneratorError
+    with pytest.raises(GeneratorError, match="knows no concept"):
+        verify(stand_in, RED, "zebra", control="circle", threshold=0.5)
