@@ -70,6 +70,30 @@ class TopValues:
         return self.vals[:, -1].cpu().numpy().astype(np.float32)
 
 
+class SpillFile:
+    """A raw float32 array of shape (n, *row) on disk, read and written by row slices with plain
+    file I/O (no memory map, so its pages never count towards the process's resident memory)."""
+
+    def __init__(self, path, n: int, row_shape: tuple[int, ...]):
+        self.path, self.shape = path, (n, *row_shape)
+        self.row = int(np.prod(row_shape)) * 4
+        self._f = open(path, "w+b")
+        self._f.truncate(n * self.row)
+
+    def __setitem__(self, rows: slice, value: np.ndarray) -> None:
+        self._f.seek(rows.start * self.row)
+        self._f.write(np.ascontiguousarray(value, dtype=np.float32).tobytes())
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.shape[0])
+        self._f.seek(start * self.row)
+        data = np.frombuffer(bytearray(self._f.read((stop - start) * self.row)), dtype=np.float32)
+        return data.reshape(stop - start, *self.shape[1:])
+
+    def close(self) -> None:
+        self._f.close()
+
+
 def probe_shape(reader: LayerReader, probe) -> tuple[int, tuple[int, int]]:
     """(N neurons, map (h,w)) from one image of the probe."""
     pooled, maps = reader.read(reader.loaded.to_input(probe.images([0])))
@@ -152,11 +176,14 @@ def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 6
         if len(img):
             up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
                                                  mode="bilinear", align_corners=False)
-            active = (up.flatten(1) > thr[unit, None]).float()                  # (P, H*W)
-            on.index_add_(0, unit, active.sum(1).double())
-            for i in torch.unique(img):
-                sel = img == i
-                inter.index_add_(0, unit[sel], (active[sel] @ m[i].T).double())
+            pair, pixel = torch.nonzero(up.flatten(1) > thr[unit, None], as_tuple=True)
+            rows = unit[pair]                                                   # neuron per active pixel
+            on += torch.bincount(rows, minlength=n_neurons).double()
+            # mask values (C) under every active pixel, summed per neuron: one gather, one index_add
+            under = m.transpose(1, 2)[img[pair], pixel]                         # (E, C)
+            batch_inter = torch.zeros(n_neurons, m.shape[1], device=device)
+            batch_inter.index_add_(0, rows, under)
+            inter += batch_inter.double()
         done += b
         if progress:
             progress(done / n, f"pixel IoU {done}/{n}")

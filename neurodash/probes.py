@@ -56,10 +56,14 @@ class WorldProbe:
 
     def chunks(self, batch: int, *, masks: bool = False) -> Iterator[tuple]:
         """(start, images) per chunk, or (start, images, labels, masks) when ``masks``."""
+        parts = []
         for start in range(0, self.n, batch):
             m = min(batch, self.n - start)
             images, labels, mk = self._sample(start, m, masks)
+            parts.append(labels)
             yield (start, images, labels, mk) if masks else (start, images)
+        if self._labels is None:  # a full pass rendered every label already: keep them
+            self._labels = np.concatenate(parts).astype(bool)
 
     def images(self, ids) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)

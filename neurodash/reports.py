@@ -306,7 +306,8 @@ def top_two_gap(scores) -> np.ndarray:
     if S.shape[1] < 2:
         return np.zeros(S.shape[0])
     top2 = -np.sort(-S, axis=1)[:, :2]
-    gap = top2[:, 0] - top2[:, 1]
+    with np.errstate(invalid="ignore"):  # -inf - -inf: a neuron with no finite score
+        gap = top2[:, 0] - top2[:, 1]
     return np.where(np.isfinite(gap), gap, np.nan)
 
 

@@ -80,7 +80,7 @@ def selectivity_ratio(p99: np.ndarray, median: np.ndarray) -> np.ndarray:
     """P99 / median, defined everywhere (no division warnings).
 
     The ratio is only meaningful for a positive median. Post-ReLU layers often have median 0, so:
-    - median > 0:            P99 / median (may be < 1 only if P99 < median, which cannot happen);
+    - median > 0:            P99 / median (>= 1, since P99 >= median);
     - median <= 0 < P99:     +inf. At least half the probe leaves the neuron at or below zero
                              while its top 1% is positive: as long-tailed as a response gets, so
                              it is selective for any β;
@@ -99,24 +99,28 @@ def selectivity_ratio(p99: np.ndarray, median: np.ndarray) -> np.ndarray:
 def select(acts: np.ndarray, beta: float = 10.0, *, top: int = 20, block: int = 256) -> SelectResult:
     """SIEVE Select on probe activations (n, N). Percentiles use numpy's default (linear)."""
     acts = np.asarray(acts) if not isinstance(acts, np.memmap) else acts
+    top_ids: dict[int, np.ndarray] = {}
     if acts.ndim != 2 or acts.shape[0] == 0:
         raise ValueError(f"expected activations (n, N) with n > 0, got shape {acts.shape}")
     n, N = acts.shape
-    p99 = np.empty(N)
-    median = np.empty(N)
+    k = min(int(top), n)
+    p99, median = np.empty(N), np.empty(N)
     for s in range(0, N, block):  # column blocks bound the float64 copy of a memory-mapped matrix
         cols = np.asarray(acts[:, s:s + block], dtype=np.float64)
         if not np.isfinite(cols).all():
             raise ValueError("activations contain NaN or inf")
         median[s:s + block], p99[s:s + block] = np.percentile(cols, [50, 99], axis=0)
+        ratio = selectivity_ratio(p99[s:s + block], median[s:s + block])
+        chosen = np.flatnonzero(ratio > beta)
+        if k > 0 and chosen.size:
+            sub = cols[:, chosen]
+            part = np.argpartition(-sub, k - 1, axis=0)[:k] if k < n else np.tile(np.arange(n)[:, None], (1, chosen.size))
+            for c, j in enumerate(chosen):
+                ids = part[:, c]
+                # best first; equal activations by the lower image id, reproducibly
+                top_ids[int(s + j)] = ids[np.lexsort((ids, -sub[ids, c]))]
     ratio = selectivity_ratio(p99, median)
     selective = ratio > beta
-    top_ids = {}
-    k = min(int(top), n)
-    for j in np.flatnonzero(selective):
-        col = np.asarray(acts[:, j], dtype=np.float64)
-        # stable sort on -act: ties broken by the lower image id, reproducibly
-        top_ids[int(j)] = np.argsort(-col, kind="stable")[:k]
     return SelectResult(ratio, selective, p99, median, float(beta), top_ids)
 
 
@@ -144,7 +148,9 @@ def _clip_scorer(source: str, weights: Optional[str]) -> TemplatedClip:
     # the tiny CLIP learnt captions that are bare concept names ("red, circle"); real CLIPs
     # do better with CLIP-style prompts
     templates = ("{}",) if source == "clip" else DEFAULT_TEMPLATES
-    return TemplatedClip(ClipScorer(model, tokenizer), templates)
+    clip = TemplatedClip(ClipScorer(model, tokenizer), templates)
+    clip.key = f"{source}:{weights}"
+    return clip
 
 
 def workspace_clip(ws) -> Any:
@@ -326,13 +332,29 @@ def _generator_key(generator: Generator) -> dict:
     return {"sieve": SIEVE_FORMAT, **ident}
 
 
+DISPLAY_SIDE = 256  # renders are kept for display at most this large (a 512px SD render is 0.8 MB)
+
+
+def _display_copy(images: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    images = np.asarray(images, dtype=np.uint8)
+    h, w = images.shape[1:3]
+    if max(h, w) <= DISPLAY_SIDE:
+        return images
+    scale = DISPLAY_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.stack([np.asarray(Image.fromarray(im).resize(size, Image.BILINEAR)) for im in images])
+
+
 def render_activations(ws, concept: str, *, generator: Generator, m: int = 20, seed: int = 0,
                        progress: Optional[Progress] = None, cancel: Any = None,
                        keep_images: bool = True) -> np.ndarray:
     """Pooled activations float32 (m, N) of the workspace's layer on m renders of `concept`.
 
-    Cached per (generator identity, concept, m, seed) in the workspace directory: renders under
-    sieve/renders/, activations under sieve/acts/. A cached render is re-read rather than redrawn.
+    Cached per (generator identity, concept, m, seed) in the workspace directory: activations under
+    sieve/acts/, renders under sieve/renders/ (for display: at most DISPLAY_SIDE pixels a side; a
+    full-size cached render is re-read rather than redrawn when its activations are missing).
     """
     key = stable_hash({**_generator_key(generator), "concept": concept, "m": int(m), "seed": int(seed)})
     store = _cache(ws)
@@ -348,15 +370,19 @@ def render_activations(ws, concept: str, *, generator: Generator, m: int = 20, s
     images = None
     if store is not None and store.has(render_name):
         try:
-            images = store.read_array(render_name)
+            info = store.read_json(f"sieve/renders/{key}.json")
+            if info.get("full_size", False):  # a display-size copy would change the activations
+                images = store.read_array(render_name)
         except Exception:
             images = None
     if images is None:
         images = generator.render(concept, int(m), int(seed), progress=_span(progress, 0.0, 0.9), cancel=cancel)
         if store is not None and keep_images:
-            store.write_array(render_name, images)
+            shown = _display_copy(images)
+            store.write_array(render_name, shown)
             store.write_json(f"sieve/renders/{key}.json", {**_generator_key(generator), "concept": concept,
-                                                            "m": int(m), "seed": int(seed)})
+                                                            "m": int(m), "seed": int(seed),
+                                                            "full_size": shown.shape == images.shape})
     _check_cancel(cancel)
     _report(progress, 0.9, f"{concept!r}: the model reads {m} renders")
     acts, _maps = ws.forward(images)
@@ -368,7 +394,7 @@ def render_activations(ws, concept: str, *, generator: Generator, m: int = 20, s
 
 
 def rendered_images(ws, concept: str, *, generator: Generator, m: int = 20, seed: int = 0) -> Optional[np.ndarray]:
-    """The cached renders of a concept (for display), or None."""
+    """The cached renders of a concept (for display, at most DISPLAY_SIDE a side), or None."""
     key = stable_hash({**_generator_key(generator), "concept": concept, "m": int(m), "seed": int(seed)})
     store = _cache(ws)
     name = f"sieve/renders/{key}.npy"
@@ -535,8 +561,10 @@ def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta:
     """
     generator = _generator(generator)
     store = _cache(ws)
+    clip = workspace_clip(ws) if clip is None else clip
     key = stable_hash({**_generator_key(generator), "m": int(m), "seed": int(seed), "beta": float(beta),
-                       "top": int(top), "what": "sieve_run"})
+                       "top": int(top), "what": "sieve_run",
+                       "clip": getattr(clip, "key", type(clip).__name__)})
     name = f"sieve/runs/{key}.json"
     if store is not None and store.has(name):
         try:
@@ -546,7 +574,6 @@ def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta:
     _report(progress, 0.0, "Select")
     sel = select(ws.acts, beta, top=top)
     neurons = sel.selective_neurons
-    clip = workspace_clip(ws) if clip is None else clip
     rows = []
     for i, j in enumerate(neurons):
         _check_cancel(cancel)
@@ -643,7 +670,8 @@ def baseline_explanations(ws, neurons: Sequence[int], *, be_metric: str = "iou",
     clip_probs = clip_concept_activations(ws, clip=clip, progress=_span(progress, 0.2, 0.6))
     wpmi = similarity(acts, clip_probs, "soft_wpmi")
     _report(progress, 0.6, "BE: bootstrap")
-    winners, _scores = bootstrap_winners_many(acts, concepts, be_metric, K=be_K, seed=seed)
+    winners, _scores = bootstrap_winners_many(acts, concepts, be_metric, K=be_K, seed=seed,
+                                              progress=_span(progress, 0.6, 0.99))
     be_top = [int(np.bincount(w, minlength=len(names)).argmax()) for w in np.asarray(winners)]
     rng = np.random.default_rng(seed)
     rand = rng.integers(0, len(names), size=len(neurons))

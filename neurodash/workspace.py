@@ -352,42 +352,42 @@ class Workspace:
         with_masks = probe.has_masks and self.recipe.concept_source == "ground_truth"
 
         maps_file = self.cache.path / ".maps.tmp.npy"  # all maps, only while pixel IoU needs them
-        maps = (np.lib.format.open_memmap(maps_file, mode="w+", dtype=np.float32,
-                                          shape=(n, n_neurons, *map_shape)) if with_masks else None)
-        with self.cache.stream_array("acts.npy", (n, n_neurons), np.float32) as acts:
-            ex = extract_mod.extract(reader, probe, acts, k=TOP_K, batch=batch,
-                                     pixel_threshold=with_masks, maps_out=maps, cancel=cancel,
-                                     progress=lambda f, m: say(0.05 + 0.6 * f, m))
-            top1 = extract_mod.top_fraction_threshold(acts, 0.01)
-            selectivity = _selectivity(acts)
-        self.cache.write_array("topk_ids.npy", ex.topk_ids)
-        self.cache.write_array("topk_acts.npy", ex.topk_acts)
-        self.cache.write_array("topk_maps.npy", ex.topk_maps)
-        self.cache.write_array("top1_threshold.npy", top1)
-        self.cache.write_array("selectivity.npy", selectivity)
+        maps = extract_mod.SpillFile(maps_file, n, (n_neurons, *map_shape)) if with_masks else None
+        try:
+            with self.cache.stream_array("acts.npy", (n, n_neurons), np.float32) as acts:
+                ex = extract_mod.extract(reader, probe, acts, k=TOP_K, batch=batch,
+                                         pixel_threshold=with_masks, maps_out=maps, cancel=cancel,
+                                         progress=lambda f, m: say(0.05 + 0.6 * f, m))
+                top1 = extract_mod.top_fraction_threshold(acts, 0.01)
+                selectivity = _selectivity(acts)
+            self.cache.write_array("topk_ids.npy", ex.topk_ids)
+            self.cache.write_array("topk_acts.npy", ex.topk_acts)
+            self.cache.write_array("topk_maps.npy", ex.topk_maps)
+            self.cache.write_array("top1_threshold.npy", top1)
+            self.cache.write_array("selectivity.npy", selectivity)
 
-        src = self.recipe.concept_source
-        if src == "ground_truth":
-            say(0.66, "ground-truth concept labels")
-            conc = concepts_mod.ground_truth(probe, names)
-        else:
-            model, tokenizer = concepts_mod.load_clip_source(src, self.recipe.clip_weights)
-            scorer = concepts_mod.ClipScorer(model, tokenizer)
-            conc = concepts_mod.clip_concepts(probe, names, scorer, mode=self.recipe.clip_mode,
-                                              progress=lambda f, m: say(0.66 + 0.14 * f, m))
-            conc = conc.astype(np.float16)
-        self.cache.write_array("concepts.npy", conc)
+            src = self.recipe.concept_source
+            if src == "ground_truth":
+                say(0.66, "ground-truth concept labels")
+                conc = concepts_mod.ground_truth(probe, names)
+            else:
+                model, tokenizer = concepts_mod.load_clip_source(src, self.recipe.clip_weights)
+                scorer = concepts_mod.ClipScorer(model, tokenizer)
+                conc = concepts_mod.clip_concepts(probe, names, scorer, mode=self.recipe.clip_mode,
+                                                  progress=lambda f, m: say(0.66 + 0.14 * f, m))
+                conc = conc.astype(np.float16)
+            self.cache.write_array("concepts.npy", conc)
 
-        if with_masks:
-            try:
+            if with_masks:
                 iou = extract_mod.pixel_iou(maps, probe, ex.pixel_threshold, cancel=cancel,
                                             device=self.loaded.device,
                                             progress=lambda f, m: say(0.8 + 0.15 * f, m))
-            finally:
-                del maps
+                self.cache.write_array("pixel_threshold.npy", ex.pixel_threshold)
+                self.cache.write_array("metrics/pixel_iou.npy", iou.astype(np.float32))
+        finally:
+            if maps is not None:
+                maps.close()
                 maps_file.unlink(missing_ok=True)
-            self.cache.write_array("pixel_threshold.npy", ex.pixel_threshold)
-            self.cache.write_array("metrics/pixel_iou.npy", iou.astype(np.float32))
 
         meta = {
             "recipe": self.recipe.to_dict(), "fingerprint": fingerprint,
@@ -402,7 +402,7 @@ class Workspace:
         # Default metric matrices, so the first page view does not wait.
         self._meta = meta
         for i, m in enumerate(DEFAULT_METRICS):
-            say(0.95 + 0.05 * i / len(DEFAULT_METRICS), f"metric {m}")
+            say(0.96 + 0.04 * i / len(DEFAULT_METRICS), f"metric {m}")
             self.metric_matrix(m)
         self._meta = None
         self.cache.write_json(cache_mod.META, meta)  # written last: the commit marker
@@ -681,8 +681,9 @@ class Workspace:
         p = coverage = math.nan
         note = ""
         if has_rate:
+            # p of the plug-in winner: its effective sample size (Table 1) with the plug-in gap Δ
             active = M.binarize(a[:, None], self._alpha(metric))[:, 0]
-            present = self.concepts >= 0.5
+            present = np.asarray(self.concepts[:, best]) >= 0.5
             p = float(bounds.error_probability(metric, active, present, gap, C))
             coverage = float(bounds.coverage_lower_bound(K, len(pset), p))
             note = "Δ is the plug-in gap between the best and second-best concept on the probe."

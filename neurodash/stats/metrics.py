@@ -150,6 +150,18 @@ def _blocked_transpose(A: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
+def _csr_from_mask(mask: np.ndarray, data_of=None, dtype=np.float64) -> sparse.csr_array:
+    """CSR of a dense bool (R, n) mask; one flat scan (about 2x faster than np.nonzero on 2-D).
+    `data_of(rows, cols)` gives the stored values (default 1)."""
+    R, n = mask.shape
+    flat = np.flatnonzero(mask)
+    indptr = np.searchsorted(flat, np.arange(R + 1, dtype=np.int64) * n)
+    rows = np.repeat(np.arange(R, dtype=np.int64), np.diff(indptr))
+    cols = flat - rows * n
+    data = np.ones(len(flat), dtype=dtype) if data_of is None else data_of(rows, cols).astype(dtype)
+    return sparse.csr_array((data, cols, indptr), shape=(R, n))
+
+
 def _div(num, den):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.true_divide(num, den)
@@ -235,14 +247,10 @@ class Neurons:
         mask = AT >= self.thresholds[:, None]
         if self.W is not None:
             mask &= self.WT > 0
-        g, rows = np.nonzero(mask)
         if self.W is None:
-            data = np.ones(len(rows), dtype=self.dtype)
-        else:
-            data = np.broadcast_to(self.WT, (self.G, self.n))[g, rows].astype(self.dtype)
-        indptr = np.zeros(self.G + 1, dtype=np.int64)
-        np.cumsum(np.bincount(g, minlength=self.G), out=indptr[1:])
-        return sparse.csr_array((data, rows, indptr), shape=(self.G, self.n))
+            return _csr_from_mask(mask, dtype=self.dtype)
+        WT = np.broadcast_to(self.WT, (self.G, self.n))
+        return _csr_from_mask(mask, lambda g, rows: WT[g, rows], dtype=self.dtype)
 
     @cached_property
     def n_f(self) -> np.ndarray:
@@ -332,6 +340,8 @@ class Chunk:
 
     @cached_property
     def n_c(self) -> np.ndarray:
+        if self.nb.W is None:
+            return np.count_nonzero(self.P, axis=0).astype(np.float64)[None, :]
         return self.wsum("n_c", lambda: self.Pf)
 
     @cached_property
@@ -339,11 +349,7 @@ class Chunk:
         FW = self.nb.FW
         density = np.count_nonzero(self.P) / max(self.P.size, 1)
         if density < 0.05:  # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
-            rows, cols = np.nonzero(self.P)
-            indptr = np.zeros(self.P.shape[0] + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=self.P.shape[0]), out=indptr[1:])
-            Ps = sparse.csr_array((np.ones(len(cols), dtype=FW.dtype), cols, indptr), shape=self.P.shape)
-            return (FW @ Ps).toarray().astype(np.float64)
+            return (FW @ _csr_from_mask(self.P, dtype=FW.dtype)).toarray().astype(np.float64)
         return np.asarray(FW @ self.Pf, dtype=np.float64)
 
 
@@ -461,12 +467,23 @@ def _inverse_auprc(nb, ch):
     return out
 
 
-def _pearson_from(nb: Neurons, centred: np.ndarray, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None):
-    """Weighted Pearson of centred neuron columns (n, G) with concept columns (n, m)."""
-    wsum = wsum or (lambda key, make: nb.wsum(make()))
-    W = nb.W
-    Wc = centred if W is None else centred * W.astype(nb.dtype)
-    var_a = np.broadcast_to((Wc.astype(np.float64) * centred).sum(axis=0), (nb.G,))[:, None]
+def _moments(nb: Neurons, key: str, centred) -> tuple[np.ndarray, np.ndarray]:
+    """(w∘centred (n, G) in the work dtype, Σ w·centred² (G, 1)), computed once per batch."""
+    cache = nb.__dict__.setdefault("_moments", {})
+    if key not in cache:
+        X = centred()
+        Wc = X if nb.W is None else X * nb.W.astype(nb.dtype)
+        var = np.broadcast_to((Wc * X).sum(axis=0, dtype=np.float64), (nb.G,))[:, None]
+        cache[key] = (Wc, var)
+    return cache[key]
+
+
+def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None):
+    """Weighted Pearson of centred neuron columns (n, G) (`centred()` builds them, cached under
+    `key`) with concept columns (n, m). Centring the neurons removes the rank-one correction, so the
+    cost is one product (w∘a)ᵀ X plus O(n·m) concept sums."""
+    wsum = wsum or (lambda key_, make: nb.wsum(make()))
+    Wc, var_a = _moments(nb, key, centred)
     if binary:
         s1 = n_c if n_c is not None else nb.wsum(ch_X)
         num = np.asarray(Wc.T @ ch_X, dtype=np.float64)
@@ -482,25 +499,29 @@ def _pearson_from(nb: Neurons, centred: np.ndarray, ch_X: np.ndarray, binary: bo
 
 
 def _pearson(nb, ch):
-    return _pearson_from(nb, nb.centred, ch.X if not ch.is_binary else ch.Pf, ch.is_binary,
-                         ch.n_c if ch.is_binary else None, ch.wsum)
+    X = ch.X  # for a 0/1 concept the values already are the labels
+    return _pearson_from(nb, "acts", lambda: nb.centred, X, ch.is_binary, ch.n_c if ch.is_binary else None,
+                         ch.wsum)
+
+
+def _rank_centred(nb: Neurons) -> np.ndarray:
+    Ra = nb.rank_values
+    mean = (Ra * (1.0 if nb.W is None else nb.W)).sum(axis=0) / nb.tot[:, 0]
+    return (Ra - mean[None, :]).astype(nb.dtype)
 
 
 def _spearman(nb, ch):
-    Ra = nb.rank_values  # (n, G)
-    mean = (Ra * (1.0 if nb.W is None else nb.W)).sum(axis=0) / nb.tot[:, 0]
-    Rc_centred = (Ra - mean[None, :]).astype(nb.dtype)
     if ch.is_binary:  # the ranks of a 0/1 column are an increasing affine map of it
-        return _pearson_from(nb, Rc_centred, ch.Pf, True, ch.n_c)
+        return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), ch.X, True, ch.n_c)
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
     Rcon = _ranks.average_ranks(ch.X, None if nb.W is None else nb.W[:, 0]).astype(nb.dtype)
-    return _pearson_from(nb, Rc_centred, Rcon, False)
+    return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), Rcon, False)
 
 
 def _cosine(nb, ch):
-    num = np.asarray(nb.WA.T @ ch.X, dtype=np.float64)
-    sa = np.broadcast_to((nb.WA.astype(np.float64) * nb.A).sum(axis=0), (nb.G,))[:, None]
+    WA, sa = _moments(nb, "raw", lambda: nb.A.astype(nb.dtype, copy=False))
+    num = np.asarray(WA.T @ ch.X, dtype=np.float64)
     sc = ch.n_c if ch.is_binary else ch.wsum("x2", lambda: ch.X * ch.X)
     return np.clip(_div(num, np.sqrt(sa * sc)), -1.0, 1.0)
 

@@ -168,6 +168,10 @@ def _recipe_widgets(sb, base: Recipe) -> Recipe:
     options = layers or _options([val("layer")], same_model)
     # a new model keeps no layer of the old one: its default, a computed one, else its last layer
     fallback = next((x for x in same_model if x in options), options[-1] if options else None)
+    asked = val("layer")
+    if layers and asked and asked not in layers and st.session_state.get("nd__last_model", model) == model:
+        st.error(f"{model} has no layer {asked!r}; showing {fallback!r}. Its layers: {', '.join(layers)}.")
+    st.session_state["nd__last_model"] = model
     _select(sb, "Layer", "layer", options, fallback=fallback)
     probe = _select(sb, "Probe", "probe", _options([val("probe"), "world"], [r.probe for r in known]))
     if probe == "world":

@@ -133,3 +133,14 @@ def test_bad_options_are_refused():
         get_generator("dalle")
     with pytest.raises(GeneratorError, match="no option"):
         get_generator("world", steps=3)
+
+
+def test_verify_reads_diffusers_renders_and_caches_them(tiny_pipeline_dir, stand_in):
+    from neurodash.sieve import rendered_images, verify
+
+    gen = get_generator("diffusers", model=str(tiny_pipeline_dir), steps=2, batch_size=2, height=16, width=16)
+    res = verify(stand_in, 0, "red", generator=gen, m=2, seed=0, control="circle", threshold=0.5)
+    assert res.generator == "diffusers" and res.m == 2 and len(res.activations) == 2
+    assert 0.0 <= res.ar <= 1.0 and res.control == "circle"
+    shown = rendered_images(stand_in, "red", generator=gen, m=2, seed=0)
+    assert shown is not None and shown.shape == (2, 16, 16, 3)

@@ -12,6 +12,7 @@ def _needed(at):
 
 def test_planner_default_render_and_target_change(nd_home):
     at = app_test()
+    at.run()
     at.switch_page("pages/planner.py")
     at.run()
     assert not at.exception, at.exception
@@ -27,6 +28,7 @@ def test_planner_default_render_and_target_change(nd_home):
 
 def test_planner_bad_input_is_a_message(nd_home):
     at = app_test()
+    at.run()
     at.switch_page("pages/planner.py")
     at.run()
     at.number_input(key="planner_alpha").set_value(0.99).run()  # allowed by the widget

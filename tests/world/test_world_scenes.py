@@ -154,3 +154,25 @@ def test_owner_map_covers_every_pixel_once():
     # the top object (slot 0) is never hidden: it is drawn last
     assert ((owner == 0).sum(axis=(1, 2)) > 0).all()
     assert scenes.active.sum(axis=1).max() <= MAX_OBJECTS
+
+
+def test_mask_geometry_matches_the_scene():
+    """Independent of the labelling code: a lone circle's mask has area pi r^2 and is centred on
+    the scene's centre; a lone object's position flag matches where its mask is."""
+    scenes = world.scene_batch(400, seed=11)
+    _, labels, masks = world.sample(400, seed=11)
+    names = world.vocabulary()
+    lone = np.flatnonzero(scenes.active.sum(axis=1) == 1)
+    circles = lone[scenes.shape[lone, 0] == 0]
+    assert len(circles) >= 10
+    size = 64
+    for i in circles:
+        m = masks[i, names.index("circle")]
+        r = scenes.radius[i, 0] * size
+        assert abs(m.sum() - np.pi * r * r) <= 2 * np.pi * r + 4  # within a perimeter's worth
+        ys, xs = np.nonzero(m)
+        assert abs((xs.mean() + 0.5) / size - scenes.cx[i, 0]) < 0.03
+        assert abs((ys.mean() + 0.5) / size - scenes.cy[i, 0]) < 0.03
+    for i in lone:
+        assert labels[i, names.index("left")] == (scenes.cx[i, 0] < 0.35)
+        assert labels[i, names.index("bottom")] == (scenes.cy[i, 0] > 0.65)

@@ -18,3 +18,16 @@ def test_hypothesize_with_a_transparent_clip_names_the_colour(stand_in, colour_c
             assert len(h.concepts) == 2 and h.scores[0] >= h.scores[1]
             assert h.crops.shape[1:] == (64, 64, 3)
         assert hyps[0].concepts[0] == colour  # the largest cluster is named by the colour
+
+
+def test_hypothesize_with_the_tiny_clip_finds_the_colour(stand_in):
+    """The real pipeline: the shipped tiny CLIP embeds the crops and names the clusters."""
+    from neurodash.sieve import hypothesize, workspace_clip
+
+    clip = workspace_clip(stand_in)  # the stand-in has no CLIP of its own: the shipped tiny CLIP
+    for neuron, colour in ((RED, "red"), (BLUE, "blue")):
+        hyps = hypothesize(stand_in, neuron, top=20, clip=clip)
+        largest = hyps[0]
+        assert len(largest.image_ids) >= 10
+        named = [c for c in largest.concepts if colour in c.split() and "background" not in c]
+        assert named, (colour, [(h.concepts, h.scores, len(h.image_ids)) for h in hyps])

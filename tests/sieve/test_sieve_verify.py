@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from neurodash.generate import GenerationJob, get_generator
+from neurodash.generate import GenerationJob, GeneratorError, get_generator
 from neurodash.sieve import choose_control, render_activations, verify
 
 RED, BLUE, BRIGHT = 0, 1, 2  # the stand-in workspace's neurons (see conftest.py)
@@ -65,3 +65,43 @@ def test_verify_runs_as_a_job_and_bad_input_is_clear(stand_in):
     from neurodash.generate import GeneratorError
     with pytest.raises(GeneratorError, match="knows no concept"):
         verify(stand_in, RED, "zebra", control="circle", threshold=0.5)
+
+
+class _OutOfMemory:
+    """A generator that fails the way a GPU pipeline does when memory runs out."""
+
+    name = "failing"
+
+    def identity(self):
+        return {"generator": "failing"}
+
+    def render(self, concept, m, seed=0, progress=None, cancel=None):
+        raise GeneratorError("out of memory generating 4 images: lower batch_size")
+
+
+def test_a_failing_generator_is_a_clear_error_and_breaks_nothing(stand_in):
+    manifest = (stand_in.directory / "manifest.json")
+    before = manifest.read_text() if manifest.exists() else ""
+    with pytest.raises(GeneratorError, match="out of memory"):
+        verify(stand_in, RED, "red", generator=_OutOfMemory(), m=5, threshold=0.5)
+    assert (manifest.read_text() if manifest.exists() else "") == before  # nothing half-written
+    job = GenerationJob(lambda p, c: verify(stand_in, RED, "red", generator=_OutOfMemory(), m=5, threshold=0.5))
+    job.wait(30)
+    assert job.state == "failed" and "out of memory" in str(job.error)
+    assert verify(stand_in, RED, "red", m=5, threshold=0.5).m == 5  # the world generator still works
+
+
+def test_a_cancelled_job_says_so(stand_in):
+    import threading
+
+    gate = threading.Event()
+
+    def work(progress, cancel):
+        gate.wait(10)  # the job is cancelled before it starts rendering
+        return verify(stand_in, RED, "red", m=7, seed=123, threshold=0.5, progress=progress, cancel=cancel)
+
+    job = GenerationJob(work)
+    job.cancel()
+    gate.set()
+    job.wait(30)
+    assert job.state == "cancelled"

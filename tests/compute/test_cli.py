@@ -1,0 +1,73 @@
+"""`python -m neurodash ...` end to end on a small shapes-world probe (real subprocesses)."""
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from neurodash.cli import main
+
+
+def run(*args, home, check=True):
+    env = {**os.environ, "NEURODASH_HOME": str(home)}
+    p = subprocess.run([sys.executable, "-m", "neurodash", *args], capture_output=True, text=True,
+                       env=env, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\n{p.stderr}")
+    return p
+
+
+def test_cli_end_to_end(tmp_path, cnn_weights):
+    home = tmp_path / "h"
+    ws_opts = ["--weights", str(cnn_weights), "--probe-n", "120"]
+    p = run("precompute", *ws_opts, home=home)
+    assert "ready:" in p.stdout and "120 images" in p.stdout
+    assert "precompute" in p.stderr and "100%" in p.stderr                # the tqdm bar
+    assert list((home / "workspaces").glob("*/meta.json"))
+
+    p = run("report", "--neuron", "3", "--json", "--be", "--K", "30", *ws_opts, home=home)
+    rep = json.loads(p.stdout)
+    assert rep["neuron"] == 3 and len(rep["top_ids"]) == 20 and len(rep["top_images"]) == 20
+    assert set(rep["concepts"]) == {"iou", "recall", "precision", "auroc", "pearson", "pixel_iou"}
+    top = rep["concepts"]["iou"][0]
+    assert {"concept", "score", "band", "lo", "hi", "band_kind"} <= set(top) and top["band_kind"] == "table1"
+    assert rep["bootstrap"]["K"] == 30 and sum(rep["bootstrap"]["histogram"]) == 30
+    assert set(rep["sanity"]) == {"iou", "recall", "precision", "auroc", "pearson"}
+    assert isinstance(rep["selectivity"], float) and rep["ground_truth"]["concept"]
+    assert "precompute" not in p.stderr                                    # cache hit: no recompute
+
+    p = run("report", "--neuron", "3", "--csv", "--no-sanity", "--metrics", "iou,recall", *ws_opts, home=home)
+    rows = pd.read_csv(__import__("io").StringIO(p.stdout))
+    assert list(rows["metric"].unique()) == ["iou", "recall"] and (rows["neuron"] == 3).all()
+
+    out = tmp_path / "layer.csv"
+    run("layer", "--metrics", "iou", "--csv", str(out), *ws_opts, home=home)
+    table = pd.read_csv(out)
+    assert len(table) == 128 and {"iou_concept", "iou_score", "iou_band"} <= set(table.columns)
+
+    p = run("report", "--neuron", "999", "--json", *ws_opts, home=home, check=False)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "outside this layer" in p.stderr
+
+
+def test_cli_errors_are_one_line(tmp_path, cnn_weights, capsys, monkeypatch):
+    monkeypatch.setenv("NEURODASH_HOME", str(tmp_path))
+    assert main(["precompute", "--weights", str(cnn_weights), "--layer", "no.such", "--probe-n", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("neurodash precompute: error:") and "no layer 'no.such'" in err[-1]
+    assert main(["precompute", "--weights", str(cnn_weights), "--probe", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["layers", "--model", "resnet18", "--weights", str(tmp_path / "x.pth")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_listings(cnn_weights, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "shapes-cnn" in out and "resnet50" in out and "open_clip:<arch>" in out
+    assert main(["layers", "--weights", str(cnn_weights)]) == 0
+    out = capsys.readouterr().out
+    assert "block4" in out and "(128, 8, 8)" in out
