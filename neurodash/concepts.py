@@ -142,10 +142,14 @@ def clip_activations(cos: np.ndarray, mode: str = "softmax", temperature: float 
 
 
 def load_clip_source(source: str, weights=None):
-    """(model, tokenizer) for a concept source "clip" (the shipped tiny CLIP) or "open_clip:<arch>"."""
+    """(model, tokenizer) for a concept source "clip" (the shipped tiny CLIP, or other weights for
+    its architecture) or "open_clip:<arch>" (weights: a local checkpoint)."""
     if source == "clip":
-        from neurodash import world
-        model, _, tokenizer = world.load_clip()
+        from neurodash.world import clip as world_clip
+        try:
+            model, _, tokenizer = world_clip.load_clip(weights)
+        except (FileNotFoundError, ValueError) as err:
+            raise ConceptError(str(err).splitlines()[0]) from err
         return model.eval(), tokenizer
     if source.startswith("open_clip:"):
         from neurodash.models import load_open_clip

@@ -254,13 +254,14 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
                 raise ModelError(str(err)) from err
         net, size = module, int(getattr(world, "IMAGE_SIZE", 64))
     elif name == "tiny-clip":
-        from neurodash import world
+        from neurodash.world import clip as world_clip
         try:
-            model, _, _ = world.load_clip()
-        except (FileNotFoundError, ValueError) as err:
-            raise ModelError(str(err)) from err
+            model, _, _ = world_clip.load_clip(weights)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            raise ModelError(str(err).splitlines()[0]) from err
         module, size = _clip_tower(model)
         net = module.net
+        weights_path = None if weights is None else Path(weights).resolve()
     elif name.startswith("open_clip:"):
         model, _, _ = load_open_clip(name.split(":", 1)[1], weights)
         module, size = _clip_tower(model)

@@ -141,7 +141,8 @@ class TemplatedClip:
 
 
 @functools.lru_cache(maxsize=4)
-def _clip_scorer(source: str, weights: Optional[str]) -> TemplatedClip:
+def clip_for_source(source: str = "clip", weights: Optional[str] = None) -> TemplatedClip:
+    """The CLIP of a concept source ("clip": the shipped tiny CLIP; "open_clip:<arch>"), loaded once."""
     from neurodash.concepts import DEFAULT_TEMPLATES, ClipScorer, load_clip_source
 
     model, tokenizer = load_clip_source(source, weights)
@@ -164,8 +165,8 @@ def workspace_clip(ws) -> Any:
     source = str(getattr(recipe, "concept_source", "") or "")
     if source.startswith("open_clip:"):
         weights = getattr(recipe, "clip_weights", None)
-        return _clip_scorer(source, None if weights is None else str(weights))
-    return _clip_scorer("clip", None)
+        return clip_for_source(source, None if weights is None else str(weights))
+    return clip_for_source("clip", None)
 
 
 # =========================================================================== Hypothesize
@@ -736,3 +737,33 @@ def layer_table(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, eva
                         "neurons": int(ws.n_neurons), "beta": beta})
     _report(progress, 1.0, "layer table done")
     return table
+
+
+def explain_neuron(ws, neuron: int, *, generator: Any = "world", m: int = 20, seed: int = 0,
+                   top: int = 20, threshold: Optional[float] = None, confidence: float = 0.95,
+                   clip=None, progress: Optional[Progress] = None, cancel: Any = None) -> list[dict]:
+    """SIEVE for one neuron, as rows for a page: every hypothesis (cluster, rank, concept, CLIP
+    score, cluster size) with its AR, interval and verdict against `threshold` (None: the layer's
+    mean AR of SIEVE hypotheses, which runs SIEVE over the layer once and caches it)."""
+    generator = _generator(generator)
+    clip = workspace_clip(ws) if clip is None else clip
+    hyps = hypothesize(ws, int(neuron), top=top, clip=clip)
+    if threshold is None:
+        run = sieve_run(ws, generator=generator, m=m, seed=seed, top=top, clip=clip,
+                        progress=_span(progress, 0.0, 0.6), cancel=cancel)
+        threshold = run["mean_ar"] if np.isfinite(run["mean_ar"]) else 0.5
+    concepts = [c for h in hyps for c in h.concepts]
+    ars = _ar_matrix(ws, concepts, generator=generator, m=m, seed=seed,
+                     progress=_span(progress, 0.6, 1.0), cancel=cancel)
+    rows = []
+    for h in hyps:
+        for rank, (c, s) in enumerate(zip(h.concepts, h.scores)):
+            ar = float(ars[c][int(neuron)])
+            hits = int(round(ar * m))
+            rows.append({"neuron": int(neuron), "cluster": h.cluster, "cluster_size": len(h.image_ids),
+                         "image_ids": [int(i) for i in h.image_ids], "rank": rank, "concept": c,
+                         "clip_score": float(s), "ar": ar,
+                         "interval": binomial_interval(hits, m, confidence), "threshold": float(threshold),
+                         "verdict": "verified" if ar >= threshold else "rejected"})
+    _report(progress, 1.0, "done")
+    return rows

@@ -271,6 +271,8 @@ class Workspace:
     def _clip_identity(self) -> str:
         src = self.recipe.concept_source
         if src == "clip":
+            if self.recipe.clip_weights:
+                return cache_mod.memo_file_sha256(self.recipe.clip_weights, self.root)
             return self._tiny_clip_identity()
         if src.startswith("open_clip:"):
             if not self.recipe.clip_weights:

@@ -234,7 +234,7 @@ class Neurons:
             part = np.partition(self.AT, self.n - kk, axis=1)
             return part[:, self.n - kk]
         XT = self.AT[:1] if self.shared_acts else self.AT
-        order = np.broadcast_to(np.argsort(-XT, axis=1, kind="stable"), (self.G, self.n))
+        order = np.broadcast_to(_ranks.sort_rows(-XT)[0], (self.G, self.n))
         vals = np.take_along_axis(np.broadcast_to(XT, (self.G, self.n)), order, axis=1)
         ws = np.take_along_axis(np.broadcast_to(self.WT, (self.G, self.n)), order, axis=1)
         first = np.argmax(np.cumsum(ws, axis=1) >= k[:, None] - 1e-9, axis=1)
@@ -281,9 +281,8 @@ class Neurons:
     def act_ranks(self):
         """(order, below, group) of each neuron column under its weights, sorted position (G, n)."""
         if self.shared_acts:  # one sort of the shared column, K weightings
-            XT = self.AT[:1]
-            order1 = np.argsort(XT, axis=1, kind="stable")
-            start, end = _ranks.sorted_groups(np.take_along_axis(XT, order1, axis=1))
+            order1, xs = _ranks.sort_rows(self.AT[:1])
+            start, end = _ranks.sorted_groups(xs)
             ws = self.WT[:, order1[0]].astype(np.float64)
             cw = np.cumsum(ws, axis=1)
             start, end = np.broadcast_to(start, ws.shape), np.broadcast_to(end, ws.shape)
@@ -336,7 +335,12 @@ class Chunk:
 
     @cached_property
     def is_binary(self) -> bool:
-        return self.raw.dtype == bool or bool(np.array_equal(self.raw, self.P))
+        """All values 0 or 1. Values lie in [0, 1], so: every nonzero is ≥ 0.5 and they sum to their count."""
+        if self.raw.dtype == bool:
+            return True
+        n_pos = np.count_nonzero(self.P)
+        return (np.count_nonzero(self.raw) == n_pos
+                and float(self.raw.sum(dtype=np.float64)) == float(n_pos))
 
     @cached_property
     def n_c(self) -> np.ndarray:
@@ -418,19 +422,24 @@ def _shared_wt(nb: Neurons):
     return None if nb.W is None else nb.WT.astype(np.float64)
 
 
-def _average_precision_sorted(V, ws, pos_total):
-    """AP for labels given as positives only. V (k, q): weight at-or-above each positive's score
-    (ascending V = descending score); ws (k, q) or (k, 1): positives' weights."""
-    o = np.argsort(V, axis=0, kind="stable")
-    Vs = np.take_along_axis(V, o, axis=0)
-    wsb = np.broadcast_to(ws, V.shape)
-    Ws = np.take_along_axis(wsb, o, axis=0)
-    cw = np.cumsum(Ws, axis=0)
-    _, end = _ranks.sorted_groups(Vs.T)
-    tp = np.take_along_axis(cw, end.T, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        contrib = np.where(Ws > 0, Ws * tp / Vs, 0.0)
-    return _div(contrib.sum(axis=0), pos_total)
+def _average_precision(V, ws, pos_total):
+    """AP from the positives alone. V (q, k): for each of q score columns, the weight at or above
+    each of the k positives' scores (ascending V = descending score); ws (k,) or (q, k) the
+    positives' weights, or None for unit weights. AP = Σ_i w_i·TP≥(i)/V(i) / pos_total, with TP≥ the positives'
+    weight at or above i's score (ties share the group's end). Returns (q,)."""
+    if ws is None:
+        Vs = np.sort(V, axis=1)
+        _, end = _ranks.sorted_groups(Vs)
+        total = ((end + 1.0) / Vs).sum(axis=1)
+    else:
+        o = np.argsort(V, axis=1)
+        Vs = np.take_along_axis(V, o, axis=1)
+        Ws = ws[o] if ws.ndim == 1 else np.take_along_axis(ws, o, axis=1)
+        _, end = _ranks.sorted_groups(Vs)
+        tp = np.take_along_axis(np.cumsum(Ws, axis=1), end, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = np.where(Ws > 0, Ws * tp / Vs, 0.0).sum(axis=1)
+    return _div(total, pos_total)
 
 
 def _auprc(nb, ch):
@@ -442,28 +451,29 @@ def _auprc(nb, ch):
         return _per_column_rank_metric(nb, ch, "auprc")
     order, below, _ = _ranks.paired_ranks(np.ascontiguousarray(ch.X.T), _shared_wt(nb))
     tot = float(nb.tot[0, 0])
-    Nge = _ranks.to_row_order(order, tot - below)  # (n, m)
+    NgeT = _ranks.to_row_order(order, tot - below).T  # (m, n) contiguous
     FW = nb.FW
-    out = np.empty((nb.G, Nge.shape[1]))
+    out = np.empty((nb.G, NgeT.shape[0]))
+    unit = nb.W is None
     for g in range(nb.G):
         sl = slice(FW.indptr[g], FW.indptr[g + 1])
-        rows, wts = FW.indices[sl], FW.data[sl].astype(np.float64)
-        out[g] = _average_precision_sorted(Nge[rows], wts[:, None], nb.n_f[g, 0])
+        rows = FW.indices[sl]
+        ws = None if unit else FW.data[sl].astype(np.float64)
+        out[g] = _average_precision(NgeT[:, rows], ws, nb.n_f[g, 0])
     return out
 
 
 def _inverse_auprc(nb, ch):
-    Nge = nb.at_or_above  # (n, G)
-    W = None if nb.W is None else np.broadcast_to(nb.W, (nb.n, nb.G)).astype(np.float64)
+    NgeT = np.ascontiguousarray(nb.at_or_above.T)  # (G, n)
+    WT = None if nb.W is None else np.broadcast_to(nb.WT, (nb.G, nb.n)).astype(np.float64)
     out = np.empty((nb.G, ch.P.shape[1]))
     n_c = np.broadcast_to(ch.n_c, (nb.G, ch.P.shape[1]))
     for j in range(ch.P.shape[1]):
         rows = np.flatnonzero(ch.P[:, j])
         if len(rows) == 0:
             out[:, j] = np.nan
-            continue
-        ws = np.ones((len(rows), 1)) if W is None else W[rows]
-        out[:, j] = _average_precision_sorted(Nge[rows], ws, n_c[:, j])
+        else:
+            out[:, j] = _average_precision(NgeT[:, rows], None if WT is None else WT[:, rows], n_c[:, j])
     return out
 
 
@@ -548,7 +558,7 @@ def soft_log_p(nb: Neurons, X: np.ndarray) -> np.ndarray:
     top = int(max(1, min(SOFT_WPMI_TOP_K, math.floor(float(tot.min()) + 1e-9))))
     p = SOFT_WPMI_P_START - np.arange(top) / top * (SOFT_WPMI_P_START - SOFT_WPMI_P_END)
     XT = nb.AT[:1] if nb.shared_acts else nb.AT
-    order = np.argsort(-XT, axis=1, kind="stable")
+    order = _ranks.sort_rows(-XT)[0]
     if nb.W is None:
         rows = np.broadcast_to(order[:, :top], (nb.G, top))
     else:

@@ -15,6 +15,9 @@ def sorted_groups(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     index (inclusive), same shape as `xs`."""
     n = xs.shape[-1]
     pos = np.arange(n)
+    if not (xs[..., 1:] == xs[..., :-1]).any():  # no ties (the usual case for soft scores)
+        pos = np.broadcast_to(pos, xs.shape)
+        return pos, pos
     new_group = np.ones(xs.shape, dtype=bool)
     new_group[..., 1:] = xs[..., 1:] != xs[..., :-1]
     start = np.maximum.accumulate(np.where(new_group, pos, 0), axis=-1)
@@ -24,14 +27,30 @@ def sorted_groups(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
+def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row of XT (R, n) ascending, ties by ascending index (a stable order).
+
+    Returns (order int64 (R, n), keys (R, n)) where equal keys mean equal values. float32 rows are
+    sorted as packed uint64 keys (value bits above, index below): one SIMD sort, ~2x faster than
+    np.argsort and ~10x faster than a stable argsort.
+    """
+    if XT.dtype == np.float32 and XT.shape[-1] < 2**32:
+        u = (XT + np.float32(0)).view(np.uint32)  # + 0 turns -0.0 into +0.0
+        hi = u ^ np.where(u >> np.uint32(31), np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+        keys = (hi.astype(np.uint64) << np.uint64(32)) | np.arange(XT.shape[-1], dtype=np.uint64)
+        keys.sort(axis=-1)
+        return (keys & np.uint64(0xFFFFFFFF)).view(np.int64), keys >> np.uint64(32)
+    order = np.argsort(XT, axis=-1, kind="stable")
+    return order, np.take_along_axis(XT, order, axis=-1)
+
+
 def paired_ranks(XT: np.ndarray, WT: np.ndarray | None):
     """Row g of XT (G, n) ranked under row g of WT ((G, n), (1, n) or None).
 
     Returns (order, below, group) all (G, n) in sorted position: `below` is the weight strictly
     below the value, `group` the weight of its tie group. Average rank = below + (group + 1) / 2.
     """
-    order = np.argsort(XT, axis=1, kind="stable")
-    xs = np.take_along_axis(XT, order, axis=1)
+    order, xs = sort_rows(XT)
     start, end = sorted_groups(xs)
     if WT is None:
         below = start.astype(np.float64)
@@ -49,8 +68,7 @@ def column_ranks(X: np.ndarray, W: np.ndarray):
     group (m, n, K)), in each column's sorted position.
     """
     XT = np.ascontiguousarray(X.T)
-    order = np.argsort(XT, axis=1, kind="stable")
-    xs = np.take_along_axis(XT, order, axis=1)
+    order, xs = sort_rows(XT)
     start, end = sorted_groups(xs)
     ws = W[order]  # (m, n, K)
     cw = np.cumsum(ws, axis=1)

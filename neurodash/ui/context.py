@@ -81,7 +81,7 @@ def current(required: bool = True) -> Context | None:
     return ctx
 
 
-def open_neuron(neuron: int, page: str = "pages/neuron.py") -> None:
+def open_neuron(neuron: int, page: str = "views/neuron.py") -> None:
     """Go to a neuron's page (from a table row, a plot point, a search result)."""
     params.request(neuron=int(neuron))
     st.switch_page(page)

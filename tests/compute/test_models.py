@@ -9,13 +9,6 @@ import torch
 from neurodash import models
 from neurodash.models import LayerReader, ModelError, list_layers, load_model
 
-TINY_CLIP_CFG = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
 @pytest.fixture(autouse=True)
 def no_downloads(monkeypatch):
     def refuse(*a, **k):
@@ -31,21 +24,6 @@ def resnet_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("rn") / "resnet18.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
     return path
-
-
-@pytest.fixture(scope="module")
-def tiny_clip_files(tmp_path_factory):
-    import open_clip
-    d = tmp_path_factory.mktemp("clip")
-    cfg = d / "tiny-test-clip.json"
-    cfg.write_text(json.dumps(TINY_CLIP_CFG))
-    open_clip.add_model_config(cfg)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tiny-test-clip", pretrained=None)
-    from safetensors.torch import save_file
-    weights = d / "tiny.safetensors"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
-    return cfg, weights
 
 
 def _images(n, size, seed=0):
@@ -191,3 +169,18 @@ def test_vit_token_layers_pool():
     x = lm.to_input(_images(1, 224))
     cls, maps = LayerReader(lm, "encoder.layers.encoder_layer_0", "cls").read(x)
     assert cls.shape == (1, 768) and maps.shape == (1, 768, 14, 14)
+
+
+def test_tiny_clip_tower_with_weights_made_here(tmp_path):
+    from safetensors.torch import save_file
+
+    from neurodash.world import clip as world_clip
+    model, _ = world_clip.create_untrained_clip()
+    path = tmp_path / "tiny_clip.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    lm = load_model("tiny-clip", weights=path, device="cpu")
+    layers = list_layers(lm)
+    assert layers and lm.weights_path == path.resolve()
+    name = [l.name for l in layers if l.name.startswith("transformer.resblocks.")][0]
+    pooled, maps = LayerReader(lm, name).read(lm.to_input(_images(2, lm.input_size)))
+    assert pooled.shape[0] == 2 and maps.ndim == 4

@@ -1,6 +1,7 @@
 """The Workspace on a small shapes-world probe with a random CNN made in the test."""
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -172,6 +173,25 @@ def test_folder_probe_workspace_invalidates_on_new_file(cnn_weights, tmp_path):
     Image.fromarray(images[0]).save(folder / "zz_new.png")
     stale = Workspace.open(recipe, home=tmp_path / "h")
     assert not stale.is_ready() and "changed" in stale.stale_reason
+
+
+def test_clip_concept_source_workspace(cnn_weights, tiny_clip_files, tmp_path):
+    cfg, clip_weights = tiny_clip_files
+    concepts = tmp_path / "concepts.txt"
+    concepts.write_text("red circle\nblue square\ngreen triangle\nstripes\n")
+    recipe = Recipe(weights=str(cnn_weights), probe_n=48, concept_set=str(concepts),
+                    concept_source=f"open_clip:{cfg}", clip_weights=str(clip_weights))
+    ws = Workspace.open(recipe, home=tmp_path / "h")
+    ws.precompute()
+    c = ws.concepts
+    assert c.shape == (48, 4) and c.dtype == np.float32
+    np.testing.assert_allclose(c.sum(1), 1, atol=2e-3)          # CLIP-Dissect softmax(10·cos)
+    assert not ws.has_ground_truth and not ws.has_masks and ws.concept_names[0] == "red circle"
+    card = ws.neuron_card(0, metrics=["auroc", "spearman"])
+    assert card.ground_truth is None and len(card.concepts["auroc"]) == 4
+    assert card.concepts["spearman"][0].band_kind == "empirical"
+    sig = Workspace.open(replace(recipe, clip_mode="sigmoid"), home=tmp_path / "h")
+    assert sig.recipe.key() != recipe.key()
 
 
 def test_not_ready_workspace_says_what_to_do(cnn_weights, tmp_path):

@@ -18,7 +18,6 @@ class _Recipe:
 @pytest.fixture
 def cli_ws(stand_in, colour_clip, monkeypatch):
     monkeypatch.setattr(stand_in, "recipe", _Recipe(), raising=False)
-    monkeypatch.setattr(stand_in, "clip_scorer", colour_clip, raising=False)
     monkeypatch.setattr(cli, "open_workspace", lambda args, compute=True: stand_in)
     return stand_in
 

@@ -22,9 +22,9 @@ def test_hypothesize_with_a_transparent_clip_names_the_colour(stand_in, colour_c
 
 def test_hypothesize_with_the_tiny_clip_finds_the_colour(stand_in):
     """The real pipeline: the shipped tiny CLIP embeds the crops and names the clusters."""
-    from neurodash.sieve import hypothesize, workspace_clip
+    from neurodash.sieve import clip_for_source, hypothesize
 
-    clip = workspace_clip(stand_in)  # the stand-in has no CLIP of its own: the shipped tiny CLIP
+    clip = clip_for_source("clip")  # the shipped tiny CLIP, as a shapes-world workspace uses it
     for neuron, colour in ((RED, "red"), (BLUE, "blue")):
         hyps = hypothesize(stand_in, neuron, top=20, clip=clip)
         largest = hyps[0]

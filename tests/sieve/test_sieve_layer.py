@@ -45,3 +45,15 @@ def test_layer_table_has_every_source_and_sieve_verified_beats_random(stand_in, 
     assert sel.loc["SIEVE, verified hypotheses", "mean_ar"] > sel.loc["random concept", "mean_ar"]
     assert table.attrs["eval_seed"] != table.attrs["verify_seed"]
     assert ((table.mean_ar >= 0) & (table.mean_ar <= 1)).all()
+
+
+def test_explain_neuron_rows(stand_in, run):
+    from neurodash.sieve import explain_neuron
+
+    rows = explain_neuron(stand_in, RED, m=20, seed=0)
+    assert rows and all(r["threshold"] == pytest.approx(run["mean_ar"]) for r in rows)
+    mine = [h for h in run["hypotheses"] if h["neuron"] == RED]
+    assert [(r["concept"], r["ar"]) for r in rows] == [(h["concept"], h["ar"]) for h in mine]
+    for r in rows:
+        lo, hi = r["interval"]
+        assert lo <= r["ar"] <= hi and r["verdict"] == ("verified" if r["ar"] >= r["threshold"] else "rejected")

@@ -181,3 +181,15 @@ def test_registry_fields():
     assert {m for m, v in METRICS.items() if v.has_rate} == {"accuracy", "recall", "precision", "iou", "auroc",
                                                             "inverse_auroc"}
     assert all(v.default_alpha == 0.01 for v in METRICS.values())
+
+
+def test_packed_float32_sort_is_a_stable_sort():
+    from neurodash.stats.ranks import sort_rows
+    rng = np.random.default_rng(8)
+    X = rng.integers(-3, 4, size=(5, 200)).astype(np.float32) / 2
+    X[0, :7] = -0.0
+    X[1] = rng.standard_normal(200).astype(np.float32)
+    order, keys = sort_rows(X)
+    np.testing.assert_array_equal(order, np.argsort(X + 0.0, axis=1, kind="stable"))
+    vals = np.take_along_axis(X, order, axis=1)
+    np.testing.assert_array_equal(keys[:, 1:] == keys[:, :-1], vals[:, 1:] == vals[:, :-1])

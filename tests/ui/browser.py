@@ -97,7 +97,7 @@ IMAGES_LOADED_JS = """(n) => {
 
 CHARTS_DRAWN_JS = """(n) => {
   const charts = Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]'));
-  return charts.length >= n && charts.every(c => c.querySelector('.main-svg .plot') !== null);
+  return charts.length >= n && charts.every(c => c.querySelector('.main-svg g.trace') !== null);
 }"""
 
 

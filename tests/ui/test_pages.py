@@ -118,7 +118,7 @@ def test_page_alias_in_query(ready_home):
 
 
 def test_layer_page_table_scatter_and_open(ready_home):
-    at = _open("pages/layer.py")
+    at = _open("views/layer.py")
     assert _headers(at)[0].startswith("Layer block4")
     df = at.dataframe[0].value
     assert {"neuron", "iou_concept", "iou_score", "selectivity", "open"} <= set(df.columns)
@@ -137,7 +137,7 @@ def test_layer_page_table_scatter_and_open(ready_home):
 
 
 def test_planner_uses_workspace_defaults(ready_home):
-    at = _open("pages/planner.py")
+    at = _open("views/planner.py")
     from neurodash import world
 
     assert at.number_input(key="planner_C").value == len(world.vocabulary())
@@ -145,7 +145,7 @@ def test_planner_uses_workspace_defaults(ready_home):
 
 
 def test_coverage_page_runs_be_over_layer(ready_home):
-    at = _open("pages/coverage.py")
+    at = _open("views/coverage.py")
     assert any("Run BE" in t for t in _texts(at.info))
     at.number_input(key="coverage_be_K").set_value(20)
     buttons = [b for b in at.get("button") if "Run BE on all" in getattr(b, "label", "")]
@@ -164,7 +164,7 @@ def test_coverage_page_runs_be_over_layer(ready_home):
 
 
 def test_triage_flags_and_save(ready_home):
-    at = _open("pages/triage.py", neuron=1)
+    at = _open("views/triage.py", neuron=1)
     df = at.dataframe[0].value
     assert {"auto_flags", "status", "note", "gap", "band"} <= set(df.columns)
     at.selectbox(key="triage_status_1").set_value("interesting")
@@ -179,7 +179,7 @@ def test_triage_flags_and_save(ready_home):
     rec = ws.annotations.get(1)
     assert rec.status == "interesting" and rec.note == "edge detector?"
     # a fresh session sees it, on the Layer page too
-    at2 = _open("pages/layer.py")
+    at2 = _open("views/layer.py")
     row = at2.dataframe[0].value.set_index("neuron").loc[1]
     assert row["status"] == "interesting"
 
@@ -188,7 +188,7 @@ def test_triage_flags_and_save(ready_home):
 
 
 def test_verify_page_select_and_render(ready_home):
-    at = _open("pages/verify.py", neuron=0)
+    at = _open("views/verify.py", neuron=0)
     labels = [m.label for m in at.metric]
     assert "selective neurons" in labels
     at.multiselect(key="verify_concepts").set_value([at.multiselect(key="verify_concepts").options[0]])

@@ -13,7 +13,7 @@ def _needed(at):
 def test_planner_default_render_and_target_change(nd_home):
     at = app_test()
     at.run()
-    at.switch_page("pages/planner.py")
+    at.switch_page("views/planner.py")
     at.run()
     assert not at.exception, at.exception
     needed = _needed(at)
@@ -29,7 +29,7 @@ def test_planner_default_render_and_target_change(nd_home):
 def test_planner_bad_input_is_a_message(nd_home):
     at = app_test()
     at.run()
-    at.switch_page("pages/planner.py")
+    at.switch_page("views/planner.py")
     at.run()
     at.number_input(key="planner_alpha").set_value(0.99).run()  # allowed by the widget
     assert not at.exception

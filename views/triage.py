@@ -59,5 +59,5 @@ event = st.dataframe(shown, hide_index=True, key="triage_table", on_select="reru
                      column_config={c: st.column_config.NumberColumn(format="%.4f")
                                     for c in ("score", "gap", "band", "stability", "ar") if c in shown})
 if event is not None and event.selection.rows:
-    ui.open_neuron(int(shown.iloc[event.selection.rows[0]]["neuron"]), page="pages/triage.py")
+    ui.open_neuron(int(shown.iloc[event.selection.rows[0]]["neuron"]), page="views/triage.py")
 ui.downloads(table, f"triage_{ws.layer}", key="triage_dl")
