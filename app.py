@@ -24,17 +24,21 @@ PAGES = {
 
 
 def _home() -> None:
-    """The root URL opens the Neuron page (the default page of st.navigation has no path of its own,
-    so the Neuron page is a normal page and /neuron?... links work)."""
-    st.switch_page(PAGES["neuron"])
+    """Placeholder of the root URL; app.py switches to the Neuron page before it would run."""
 
 
+# The default page of st.navigation has no URL path of its own, so the Neuron page is a normal page
+# (/neuron?... links work) and the root URL forwards to it, or to the page named by ?page=.
 HOME = st.Page(_home, title="Home", url_path="home", default=True, visibility="hidden")
 page = st.navigation([HOME, *PAGES.values()])
-asked_page = st.query_params.get("page")
+if page.url_path == HOME.url_path or "page" in st.query_params:
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "page"}
+    asked = st.query_params.get("page", "neuron")
+    if asked not in PAGES:
+        st.session_state["nd__page_error"] = f"There is no page {asked!r}; pages: {', '.join(PAGES)}."
+        asked = "neuron"
+    st.switch_page(PAGES[asked], query_params=query)
+if "nd__page_error" in st.session_state:
+    st.error(st.session_state.pop("nd__page_error"))
 ui.sidebar(page)
-if asked_page and asked_page in PAGES and PAGES[asked_page].url_path != page.url_path:
-    st.switch_page(PAGES[asked_page])
-elif asked_page and asked_page not in PAGES:
-    st.error(f"There is no page {asked_page!r}; pages: {', '.join(PAGES)}.")
 page.run()

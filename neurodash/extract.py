@@ -50,9 +50,14 @@ class TopK:
         top = torch.topk(vals, self.k, dim=1).indices                        # (N, k), best first
         self.vals = torch.gather(vals, 1, top)
         self.ids = torch.gather(ids, 1, top)
-        all_maps = torch.cat([self.maps, maps.transpose(0, 1)], dim=1)      # (N, k+B, h, w)
-        idx = top[:, :, None, None].expand(-1, -1, *self.maps.shape[2:])
-        self.maps = torch.gather(all_maps, 1, idx)
+        # New maps: from the old top-k where top < k, else from this batch. Two gathers of (N,k)
+        # maps instead of concatenating all (N, k+B) maps first (B > k: far less copying).
+        hw = self.maps.shape[2:]
+        from_batch = top >= self.k
+        old = torch.gather(self.maps, 1, top.clamp(max=self.k - 1)[:, :, None, None].expand(-1, -1, *hw))
+        new = torch.gather(maps.transpose(0, 1), 1,
+                           (top - self.k).clamp(min=0)[:, :, None, None].expand(-1, -1, *hw))
+        self.maps = torch.where(from_batch[:, :, None, None], new, old)
 
 
 class TopValues:

@@ -615,7 +615,8 @@ def clip_concept_activations(ws, *, clip=None, progress: Optional[Progress] = No
     if (source == "clip" or source.startswith("open_clip:")) and not getattr(ws, "has_ground_truth", True):
         return np.asarray(ws.concepts, dtype=np.float32)
     store = _cache(ws)
-    name = "sieve/clip_concepts.npy"
+    clip = workspace_clip(ws) if clip is None else clip
+    name = f"sieve/clip_concepts-{stable_hash(getattr(clip, 'key', type(clip).__name__))[:16]}.npy"
     if store is not None and store.has(name):
         try:
             arr = store.read_array(name)
@@ -623,7 +624,6 @@ def clip_concept_activations(ws, *, clip=None, progress: Optional[Progress] = No
                 return arr
         except Exception:
             pass
-    clip = workspace_clip(ws) if clip is None else clip
     text = np.asarray(clip.encode_texts(list(ws.concept_names)), dtype=np.float32)
     cos = np.zeros((int(ws.n_images), len(text)), np.float32)
     for s, images in _probe_images(ws):
@@ -669,7 +669,9 @@ def baseline_explanations(ws, neurons: Sequence[int], *, be_metric: str = "iou",
     iou = _netdissect_iou(ws, neurons, acts, concepts)
     _report(progress, 0.2, "CLIP-Dissect: CLIP concept activations")
     clip_probs = clip_concept_activations(ws, clip=clip, progress=_span(progress, 0.2, 0.6))
-    wpmi = similarity(acts, clip_probs, "soft_wpmi")
+    # soft-WPMI subtracts a per-concept term averaged over the layer's neurons (CLIP-Dissect), so
+    # it is computed on the whole layer and then read for the neurons asked for
+    wpmi = similarity(np.asarray(ws.acts, dtype=np.float32), clip_probs, "soft_wpmi")[neurons]
     _report(progress, 0.6, "BE: bootstrap")
     winners, _scores = bootstrap_winners_many(acts, concepts, be_metric, K=be_K, seed=seed,
                                               progress=_span(progress, 0.6, 0.99))

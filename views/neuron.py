@@ -30,7 +30,7 @@ heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
 with ui.guard("Cannot load the top images"):
     ids, acts, maps, images = ui.top_images(ws, j, k)
     ui.image_grid(images, [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)], heat=maps if heat else None,
-                  heat_scale=float(maps.max()) if len(maps) else 1.0, columns=min(k, 10), key="top")
+                  columns=min(k, 10), key="top")
 with st.expander("Quantile bins below the top", expanded=False):
     with ui.guard("Cannot load the quantile bins"):
         for b in ui.quantile_bins(ws, j):
@@ -38,13 +38,11 @@ with st.expander("Quantile bins below the top", expanded=False):
             ui.image_grid(b["images"], [f"#{i} · {a:.2f}" for i, a in zip(b["ids"], b["acts"])], columns=10, size=96)
 
 # ---- histogram and concepts -------------------------------------------------------------------------
-h1, h2 = st.columns([2, 3])
-with h1, ui.guard("Cannot draw the histogram"):
+with ui.guard("Cannot draw the histogram"):
     st.plotly_chart(ui.charts.activation_histogram(ui.histogram(ws, card, ctx.metric)), key="neuron_hist")
 rows = reports.concept_rows(card)
-with h2:
-    st.plotly_chart(ui.charts.concept_scores(rows), key="neuron_concepts")
 st.subheader("Top concepts and their bands")
+st.plotly_chart(ui.charts.concept_scores(rows), key="neuron_concepts")
 st.caption("Table 1 bands: Cor. 3.2 band 2r(δ/|C|), interval score ± r. Metrics without a Table 1 rate get an "
            "empirical bootstrap interval, labelled as such.")
 for metric in card.concepts:

@@ -12,19 +12,31 @@ import numpy as np
 
 def sorted_groups(xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For rows sorted ascending along the last axis: each position's tie-group start and end
-    index (inclusive), same shape as `xs`."""
-    n = xs.shape[-1]
+    index (inclusive), same shape as `xs`. Work is one comparison pass plus O(#tied positions):
+    ties are rare in soft scores, and long tie runs are handled in bulk."""
+    shape, n = xs.shape, xs.shape[-1]
     pos = np.arange(n)
-    if not (xs[..., 1:] == xs[..., :-1]).any():  # no ties (the usual case for soft scores)
-        pos = np.broadcast_to(pos, xs.shape)
+    flat_xs = xs.reshape(-1, n)
+    eq = flat_xs[:, 1:] == flat_xs[:, :-1]  # position p ties with p + 1
+    hits = np.flatnonzero(eq)
+    if hits.size == 0:
+        pos = np.broadcast_to(pos, shape)
         return pos, pos
-    new_group = np.ones(xs.shape, dtype=bool)
-    new_group[..., 1:] = xs[..., 1:] != xs[..., :-1]
-    start = np.maximum.accumulate(np.where(new_group, pos, 0), axis=-1)
-    is_end = np.ones(xs.shape, dtype=bool)
-    is_end[..., :-1] = new_group[..., 1:]
-    end = np.flip(np.minimum.accumulate(np.flip(np.where(is_end, pos, n - 1), -1), axis=-1), -1)
-    return start, end
+    start = np.broadcast_to(pos, flat_xs.shape).copy()
+    end = start.copy()
+    row, p = np.divmod(hits, n - 1)
+    first = np.ones(len(hits), dtype=bool)
+    first[1:] = (hits[1:] != hits[:-1] + 1) | (row[1:] != row[:-1])
+    firsts = np.flatnonzero(first)
+    lasts = np.r_[firsts[1:] - 1, len(hits) - 1]
+    g_row, g_start, g_end = row[firsts], p[firsts], p[lasts] + 1
+    length = g_end - g_start + 1
+    rr = np.repeat(g_row, length)
+    offset = np.arange(length.sum()) - np.repeat(np.cumsum(length) - length, length)
+    pp = np.repeat(g_start, length) + offset
+    start[rr, pp] = np.repeat(g_start, length)
+    end[rr, pp] = np.repeat(g_end, length)
+    return start.reshape(shape), end.reshape(shape)
 
 
 def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,21 +56,37 @@ def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.take_along_axis(XT, order, axis=-1)
 
 
+def _is_broadcast(a: np.ndarray) -> bool:
+    return a.ndim > 1 and a.strides[0] == 0
+
+
 def paired_ranks(XT: np.ndarray, WT: np.ndarray | None):
     """Row g of XT (G, n) ranked under row g of WT ((G, n), (1, n) or None).
 
     Returns (order, below, group) all (G, n) in sorted position: `below` is the weight strictly
     below the value, `group` the weight of its tie group. Average rank = below + (group + 1) / 2.
+    Unweighted: integer arrays, read-only broadcasts of arange when there are no ties.
     """
     order, xs = sort_rows(XT)
     start, end = sorted_groups(xs)
     if WT is None:
-        below = start.astype(np.float64)
-        return order, below, (end + 1) - below
+        if _is_broadcast(start):
+            return order, start, np.broadcast_to(np.ones(1, dtype=np.int64), start.shape)
+        return order, start, (end + 1) - start
     ws = np.take_along_axis(np.broadcast_to(WT, XT.shape), order, axis=1).astype(np.float64)
     cw = np.cumsum(ws, axis=1)
     below = np.take_along_axis(cw - ws, start, axis=1)
     return order, below, np.take_along_axis(cw, end, axis=1) - below
+
+
+def rank_values_sorted(below: np.ndarray, group: np.ndarray, unweighted: bool) -> np.ndarray:
+    """Average ranks in sorted position: below + (group + 1) / 2. Unweighted ranks (half-integers
+    ≤ n) are exact in float32; with no ties they are just 1..n (no work)."""
+    if unweighted and below.shape[-1] < 2**22:
+        if _is_broadcast(below) and _is_broadcast(group):
+            return np.broadcast_to(np.arange(1, below.shape[-1] + 1, dtype=np.float32), below.shape)
+        return ((2 * below + group + 1) * 0.5).astype(np.float32)
+    return below + (group + 1.0) / 2.0
 
 
 def column_ranks(X: np.ndarray, W: np.ndarray):
@@ -77,11 +105,20 @@ def column_ranks(X: np.ndarray, W: np.ndarray):
     return order, below, group
 
 
-def to_row_order(order: np.ndarray, sorted_vals: np.ndarray) -> np.ndarray:
-    """Scatter (G, n) values given in sorted position back to row order, returned as (n, G)."""
-    out = np.empty_like(sorted_vals)
+def unsort(order: np.ndarray, sorted_vals: np.ndarray) -> np.ndarray:
+    """Scatter (G, n) values given in sorted position back to row order, kept as (G, n)."""
+    out = np.empty(np.broadcast(order, sorted_vals).shape, dtype=np.result_type(sorted_vals))
     np.put_along_axis(out, order, sorted_vals, axis=1)
-    return out.T
+    return out
+
+
+def to_row_order(order: np.ndarray, sorted_vals: np.ndarray, dtype=None) -> np.ndarray:
+    """Scatter (G, n) values given in sorted position back to row order, returned as a C-ordered
+    (n, G) array (what sparse products want)."""
+    G, n = np.broadcast(order, sorted_vals).shape
+    out = np.empty((n, G), dtype=dtype or np.result_type(sorted_vals))
+    np.put_along_axis(out.T, order, sorted_vals, axis=1)
+    return out
 
 
 def average_ranks(X: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
@@ -90,4 +127,4 @@ def average_ranks(X: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
     XT = np.ascontiguousarray(np.asarray(X).T)
     WT = None if w is None else np.asarray(w, dtype=np.float64)[None, :]
     order, below, group = paired_ranks(XT, WT)
-    return to_row_order(order, below + (group + 1.0) / 2.0)
+    return to_row_order(order, rank_values_sorted(below, group, WT is None), dtype=np.float64)

@@ -13,20 +13,25 @@ TRUE_COLOR = "#2ca02c"
 
 
 def activation_histogram(hist: dict, title: str = "Activation histogram") -> go.Figure:
-    """Bars of the activation histogram with vertical lines at the named thresholds.
+    """Bars of the activation histogram with vertical lines at the named thresholds (in the legend).
 
     hist: {"edges": [...], "counts": [...], "thresholds": {label: value}}.
     """
     edges, counts = hist["edges"], hist["counts"]
     centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
     widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
-    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=OTHER_COLOR, name="images"))
-    dashes = ["dash", "dot", "dashdot"]
+    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=OTHER_COLOR, name="images",
+                           showlegend=False))
+    top = max(max(counts, default=1), 1) * 1.5
+    styles = [(SET_COLOR, "dash"), ("#1f77b4", "dot"), ("#ff7f0e", "dashdot")]
     for i, (label, value) in enumerate(hist.get("thresholds", {}).items()):
-        fig.add_vline(x=value, line_dash=dashes[i % 3], line_color=SET_COLOR if i == 0 else "#1f77b4",
-                      annotation_text=label, annotation_position="top right" if i == 0 else "top left")
-    fig.update_layout(title=title, xaxis_title="activation", yaxis_title="images (log)", yaxis_type="log",
-                      bargap=0, showlegend=False, **_LAYOUT)
+        color, dash = styles[i % len(styles)]
+        fig.add_trace(go.Scatter(x=[value, value], y=[0.7, top], mode="lines", name=f"{label}: {value:.3g}",
+                                 line=dict(color=color, dash=dash, width=2)))
+    fig.update_layout(title=title, xaxis_title="activation", yaxis_title="images",
+                      yaxis=dict(type="log", dtick=1), bargap=0,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+                      **{**_LAYOUT, "height": 300, "margin": dict(l=10, r=10, t=70, b=10)})
     return fig
 
 
@@ -46,7 +51,7 @@ def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -
         fig.add_trace(go.Bar(x=sub["concept"], y=sub["score"], marker_color=colors, name=metric, showlegend=False,
                              error_y=dict(type="data", array=plus, arrayminus=minus, visible=True),
                              hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>"), row=1, col=i)
-    fig.update_layout(title=title, **{**_LAYOUT, "height": 360, "margin": dict(l=10, r=10, t=80, b=10)})
+    fig.update_layout(title=title, **{**_LAYOUT, "height": 380, "margin": dict(l=10, r=10, t=80, b=10)})
     fig.update_annotations(font_size=12)
     return fig
 

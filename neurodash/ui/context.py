@@ -163,7 +163,7 @@ def _recipe_widgets(sb, base: Recipe) -> Recipe:
     try:
         layers = loaders.layer_names(model, val("weights"), val("arch"))
     except Exception as err:  # noqa: BLE001 - shown, and the typed/known layer names still work
-        sb.error(f"Cannot list the layers of {model}: {err}")
+        st.error(f"Cannot list the layers of {model}: {err}")
     same_model = [r.layer for r in known if r.model == model] + ([base.layer] if base.model == model else [])
     options = layers or _options([val("layer")], same_model)
     # a new model keeps no layer of the old one: its default, a computed one, else its last layer
@@ -181,16 +181,16 @@ def _recipe_widgets(sb, base: Recipe) -> Recipe:
                                                       [r.concept_set for r in known]))
     _select(sb, "Concept source", "concept_source", _options([val("concept_source")], SOURCES,
                                                             [r.concept_source for r in known]))
-    with sb.expander("Advanced"):
-        st.number_input("World probe seed", min_value=0, step=1, key=params.state_key("probe_seed"))
-        _select(st, "CLIP activations", "clip_mode", _options([val("clip_mode"), "softmax", "sigmoid"]), new=False)
-        _select(st, "Pooling", "pooling", _options([val("pooling"), "auto", "mean", "max", "cls"]), new=False)
+    if sb.toggle("advanced options", key="nd__advanced"):
+        sb.number_input("World probe seed", min_value=0, step=1, key=params.state_key("probe_seed"))
+        _select(sb, "CLIP activations", "clip_mode", _options([val("clip_mode"), "softmax", "sigmoid"]), new=False)
+        _select(sb, "Pooling", "pooling", _options([val("pooling"), "auto", "mean", "max", "cls"]), new=False)
         for field, label in (("weights", "Model weights file"), ("arch", "Architecture (for 'checkpoint')"),
                              ("clip_weights", "open_clip weights file"), ("labels_csv", "Labels CSV of a folder probe")):
             key = params.state_key(field)
             if st.session_state.get(key) is None:
                 st.session_state[key] = ""
-            st.text_input(label, key=key)
+            sb.text_input(label, key=key)
     values = {f: _coerce(f, st.session_state[params.state_key(f)]) for f in RECIPE_FIELDS}
     return Recipe(**values)
 
@@ -213,7 +213,7 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
     return ws
 
 
-def _neuron_widgets(sb, ws: Workspace, metric_key: str) -> int:
+def _neuron_widgets(sb, ws: Workspace) -> int:
     key = params.state_key("neuron")
     n = ws.n_neurons
     asked = st.session_state.pop("nd__neuron_asked", None)
@@ -229,6 +229,11 @@ def _neuron_widgets(sb, ws: Workspace, metric_key: str) -> int:
     if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
         st.session_state[key] = 0
     sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
+    return int(st.session_state[key])
+
+
+def _concept_search(sb, ws: Workspace, metric_key: str) -> None:
+    """Neurons whose best concept (under the chosen metric) is the one typed; a click opens one."""
     with sb.expander("Find neurons by concept"):
         concept = st.selectbox("Concept", ws.concept_names, index=None, key="nd__search_concept",
                                placeholder="type a concept name…")
@@ -243,28 +248,31 @@ def _neuron_widgets(sb, ws: Workspace, metric_key: str) -> int:
                 for row in hits.head(8).itertuples():
                     st.button(f"neuron {row.neuron} · {metric_key} {row.score:.3f}", key=f"nd__hit_{row.neuron}",
                               on_click=params.request, kwargs={"neuron": int(row.neuron)})
-    return int(st.session_state[key])
 
 
 def sidebar(page) -> Context | None:
     """Draw the sidebar, open the workspace, mirror the choices into the URL; returns the context."""
     st.session_state[CTX] = None
-    sb = st.sidebar
+    top = st.sidebar.container()  # neuron, metric, link: filled once the workspace is open
     base = default_recipe()
     _apply_pending(base)
     with guard("Cannot use this workspace"):
-        recipe = _recipe_widgets(sb, base)
+        box = st.sidebar.expander("Workspace", expanded=False)
+        recipe = _recipe_widgets(box, base)
+        top.caption(recipe.label())
+        sb = top
         metric_key = params.state_key("metric")
         ws = _open_workspace(recipe, base)
         if ws is None:
             params.mirror_to_url(url_values(recipe, None, None), MANAGED)
             return None
+        neuron = _neuron_widgets(sb, ws)
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
         if st.session_state.get(metric_key) not in metrics:
             st.session_state[metric_key] = metrics[0]
         metric = sb.selectbox("Metric (the explanation's)", metrics, key=metric_key,
                               help="The similarity the explanation is chosen by; used for BE, triage and search.")
-        neuron = _neuron_widgets(sb, ws, metric)
+        _concept_search(sb, ws, metric)
         ctx = Context(recipe=recipe, ws=ws, neuron=neuron, metric=metric, page_path=page.url_path)
         params.mirror_to_url(ctx.url_values(), MANAGED)
         sb.caption("Link to this view (copy button on the right):")

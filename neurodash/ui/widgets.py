@@ -42,13 +42,18 @@ def progress_callback(bar):
     return report
 
 
-def image_grid(images, captions, *, heat=None, heat_scale: float = 1.0, columns: int = 8, size: int = 128,
-               key: str | None = None) -> None:
-    """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top."""
+def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, columns: int = 8,
+               size: int = 128, key: str | None = None) -> None:
+    """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top.
+
+    All maps share one scale (default: the largest map value shown), so a faint overlay is a weak response.
+    """
     k = len(images)
     if k == 0:
         st.caption("no images")
         return
+    if heat is not None and heat_scale is None:
+        heat_scale = float(max(float(m.max()) for m in heat))
     tiles = [
         _overlay.overlay(images[i], heat[i], heat_scale, size=size) if heat is not None
         else _overlay.upscale(images[i], size)

@@ -105,6 +105,17 @@ def caption_batch(labels: np.ndarray, rng: np.random.Generator):
     return texts, (missing.T == 0)
 
 
+def training_texts(labels: np.ndarray, rng: np.random.Generator):
+    """A step's texts and truth (B, T): one caption per image (caption_batch) followed by every
+    vocabulary concept in a random template, so each image gets a true/false signal per concept."""
+    from .vocabulary import vocabulary
+
+    texts, truth = caption_batch(labels, rng)
+    templates = rng.integers(0, len(CAPTION_TEMPLATES), size=labels.shape[1])
+    texts += [CAPTION_TEMPLATES[t].format(name) for t, name in zip(templates, vocabulary())]
+    return texts, np.concatenate([truth, labels], axis=1)
+
+
 def clip_quality_and_save(model, out: Path, eval_n: int) -> dict:
     """Save the trained weights (safetensors) under out/, reload them through open_clip as load_clip
     does, and measure the concept AUROC of the reloaded model."""

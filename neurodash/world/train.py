@@ -83,7 +83,7 @@ def train_cnn(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n
 
 
 def train_clip(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int) -> dict:
-    from .clip import caption_batch, clip_quality_and_save, create_untrained_clip, images_to_clip_input
+    from .clip import clip_quality_and_save, create_untrained_clip, images_to_clip_input, training_texts
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -95,20 +95,19 @@ def train_clip(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_
     model.train()
     bar = tqdm(_batches(seed, batch, steps), total=steps, desc="train tiny CLIP", unit="step")
     for images, labels, _ in bar:
-        texts, truth = caption_batch(labels, rng)
+        texts, truth = training_texts(labels, rng)
         img = model.encode_image(images_to_clip_input(model, images), normalize=True)
         txt = model.encode_text(tokenizer(texts), normalize=True)
-        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
-        target = torch.from_numpy(truth).float()
-        # Several captions can be true of one image (and vice versa): multi-positive targets.
-        loss_i = -(target / target.sum(1, keepdim=True) * logits.log_softmax(1)).sum(1).mean()
-        loss_t = -(target / target.sum(0, keepdim=True) * logits.log_softmax(0)).sum(0).mean()
-        loss = (loss_i + loss_t) / 2
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T + model.logit_bias
+        # Sigmoid (SigLIP-style) image-text loss: every (image, text) pair is a true or false
+        # statement about the image. Many captions are true of many images, which a softmax over
+        # the batch handles badly; per-pair targets use all of them.
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(truth).float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}", scale=f"{model.logit_scale.exp().item():.1f}")
     model.eval()
     return clip_quality_and_save(model, out, eval_n)
 

@@ -48,7 +48,7 @@ def test_neuron_default_render(ready_home):
     titles = [c["layout"]["title"]["text"] for c in charts]
     assert any("Activation histogram" in t for t in titles) and any("Top concepts" in t for t in titles)
     hist = next(c for c in charts if "Activation histogram" in c["layout"]["title"]["text"])
-    marked = [a["text"] for a in hist["layout"]["annotations"]]
+    marked = [t.get("name", "") for t in hist["data"]]
     assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
     assert any("within" in t and "2r" in t for t in _texts(at.markdown))  # Cor. 3.2 reading
@@ -204,3 +204,19 @@ def test_verify_page_select_and_render(ready_home):
     assert tables, "no verification result"
     row = tables[0].iloc[0]
     assert 0.0 <= row["AR"] <= 1.0 and row["verdict"] in ("verified", "rejected") and row["m"] == 4
+
+
+def test_sidebar_search_by_concept_opens_a_neuron(ready_home):
+    at = _run(app_test(), neuron=0)
+    from neurodash.workspace import Workspace, list_workspaces
+
+    ws = Workspace.open(list_workspaces(str(ready_home))[0], home=str(ready_home))
+    best = ws.layer_table(metrics=["iou"]).set_index("neuron")["iou_concept"]
+    concept, expected = best.iloc[-1], set(best[best == best.iloc[-1]].index)
+    at.selectbox(key="nd__search_concept").set_value(concept).run()
+    hits = [b for b in at.sidebar.get("button") if getattr(b, "label", "").startswith("neuron ")]
+    assert hits and {int(b.label.split()[1]) for b in hits} <= expected
+    hits[0].click().run()
+    assert not at.exception, at.exception
+    j = int(hits[0].label.split()[1])
+    assert _headers(at)[0].startswith(f"Neuron {j} ·") and at.query_params["neuron"] == str(j)

@@ -16,6 +16,9 @@ def test_planner_default_render_and_target_change(nd_home):
     at.switch_page("views/planner.py")
     at.run()
     assert not at.exception, at.exception
+    # fix the inputs a workspace may have filled in (its |C| and concept frequency)
+    at.number_input(key="planner_C").set_value(100)
+    at.number_input(key="planner_freq").set_value(0.05).run()
     needed = _needed(at)
     # accuracy's band 2·sqrt(log(2|C|/δ)/(2n)) = 0.1 at |C|=100, δ=0.05 -> n = ⌈1658.8⌉
     assert needed["accuracy"] == 1659
