@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from neurodash import reports, ui
+from neurodash import ui
 
 ctx = ui.current()
 ws = ctx.ws
@@ -19,7 +19,7 @@ if be is None:
     st.info("Run BE over the layer (above) to compare.")
     st.stop()
 with ui.guard("Cannot summarise the coverage", stop=True):
-    s = reports.coverage_summary(be)
+    s = ui.reports.coverage_summary(be)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("observed: set holds the truth", f"{s['observed']:.2f}")
 c2.metric("claimed by Thm 4.1", f"{s['claimed']:.2f}")

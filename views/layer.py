@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from neurodash import reports, ui
+from neurodash import ui
 
 ctx = ui.current()
 ws = ctx.ws
@@ -16,13 +16,13 @@ be = ui.layer_be_section(ctx, "layer")
 flags = None
 with ui.guard("Cannot compute the automatic flags"):
     _evidence, flags = ui.auto_flags(ctx, be=be, sanity=False)
-view = reports.layer_view(table, be, flags, ui.annotations(ws))
+view = ui.reports.layer_view(table, be, flags, ui.annotations(ws))
 
 f1, f2, f3 = st.columns([2, 1, 1])
 text = f1.text_input("filter: concept contains", key="layer_filter")
 selective_only = f2.checkbox("selective only", key="layer_selective")
 flagged_only = f3.checkbox("flagged only", key="layer_flagged")
-shown = reports.filter_layer(view, text=text, selective_only=selective_only, flagged_only=flagged_only)
+shown = ui.reports.filter_layer(view, text=text, selective_only=selective_only, flagged_only=flagged_only)
 shown = shown.assign(open=[ctx.link("neuron", neuron=int(j)) for j in shown["neuron"]])
 
 st.caption(f"{len(shown)} of {len(view)} neurons. Click a row to open its neuron; sort by clicking a header. "
@@ -51,7 +51,7 @@ y = s2.selectbox("y", numeric, index=numeric.index(score_cols[0]) if score_cols 
 color_opts = ["(none)"] + numeric
 color = s3.selectbox("colour", color_opts, index=color_opts.index("be_stability") if "be_stability" in color_opts else 0,
                      key="layer_color")
-data = reports.plottable(shown, [x, y])
+data = ui.reports.plottable(shown, [x, y])
 if data.get(f"{x}_infinite", data.get(f"{y}_infinite")) is not None:
     st.caption("Infinite selectivity (median ≤ 0 < P99) is drawn at 10× the largest finite value.")
 fig = ui.charts.layer_scatter(data, x, y, None if color == "(none)" else color,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from neurodash import reports, ui
+from neurodash import ui
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
@@ -31,7 +31,7 @@ with ui.guard("Cannot load the top images"):
     ids, acts, maps, images = ui.top_images(ws, j, k)
     ui.image_grid(images, [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)], heat=maps if heat else None,
                   columns=min(k, 10), key="top")
-with st.expander("Quantile bins below the top", expanded=False):
+if st.toggle("show quantile bins below the top", value=False, key="neuron_bins"):
     with ui.guard("Cannot load the quantile bins"):
         for b in ui.quantile_bins(ws, j):
             st.caption(b["label"])
@@ -40,13 +40,16 @@ with st.expander("Quantile bins below the top", expanded=False):
 # ---- histogram and concepts -------------------------------------------------------------------------
 with ui.guard("Cannot draw the histogram"):
     st.plotly_chart(ui.charts.activation_histogram(ui.histogram(ws, card, ctx.metric)), key="neuron_hist")
-rows = reports.concept_rows(card)
+rows = ui.reports.concept_rows(card)
 st.subheader("Top concepts and their bands")
-st.plotly_chart(ui.charts.concept_scores(rows), key="neuron_concepts")
+shown = st.multiselect("metrics in the chart", list(card.concepts), default=[m for m in [ctx.metric] if m in card.concepts],
+                       key="neuron_chart_metrics")
+if shown:
+    st.plotly_chart(ui.charts.concept_scores(rows[rows["metric"].isin(shown)]), key="neuron_concepts")
 st.caption("Table 1 bands: Cor. 3.2 band 2r(δ/|C|), interval score ± r. Metrics without a Table 1 rate get an "
            "empirical bootstrap interval, labelled as such.")
 for metric in card.concepts:
-    st.markdown(reports.cor32_reading(card, metric, C))
+    st.markdown(ui.reports.cor32_reading(card, metric, C))
 st.dataframe(rows, hide_index=True, key="neuron_concept_table",
              column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
 ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")

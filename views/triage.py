@@ -2,21 +2,20 @@
 
 import streamlit as st
 
-from neurodash import reports, triage, ui
-from neurodash.annotations import STATUSES
+from neurodash import ui
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
 st.header(f"Triage · {ws.layer}")
 st.caption("Automatic flags use the sidebar's metric (" + ctx.metric + "). A flag is blank until its evidence is "
            "computed: run BE and the AR measurement below. " +
-           "; ".join(f"**{v}**" for v in triage.FLAGS.values()) + ".")
+           "; ".join(f"**{v}**" for v in ui.triage.FLAGS.values()) + ".")
 
 be = ui.layer_be_section(ctx, "triage")
 ar = ui.layer_ar_section(ctx, "triage")
 with ui.guard("Cannot compute the automatic flags", stop=True):
     evidence, flags = ui.auto_flags(ctx, be=be, ar=ar, sanity=True)
-    table = reports.triage_table(evidence, flags, ui.annotations(ws))
+    table = ui.reports.triage_table(evidence, flags, ui.annotations(ws))
 
 # ---- the current neuron's record --------------------------------------------------------------------
 st.subheader(f"Neuron {j}")
@@ -24,11 +23,11 @@ row = table[table["neuron"] == j].iloc[0]
 st.markdown(f"Automatic flags: **{row['auto_flags'] or 'none raised'}**  ·  chosen concept `{row['concept']}` "
             f"({ctx.metric} {row['score']:.3f}, gap to runner-up {row['gap']:.3f}, band {row['band']:.3f})")
 note = ui.annotation(ws, j)
-flag_choices = list(dict.fromkeys(list(triage.FLAGS.values()) + ["polysemantic", "dead", "interesting"]
+flag_choices = list(dict.fromkeys(list(ui.triage.FLAGS.values()) + ["polysemantic", "dead", "interesting"]
                                   + list(note.flags)))
 with st.form(f"triage_form_{j}"):
     c1, c2 = st.columns([1, 2])
-    status = c1.selectbox("status", STATUSES, index=STATUSES.index(note.status) if note.status in STATUSES else 0,
+    status = c1.selectbox("status", ui.STATUSES, index=ui.STATUSES.index(note.status) if note.status in ui.STATUSES else 0,
                           key=f"triage_status_{j}")
     manual = c2.multiselect("manual flags", flag_choices, default=list(note.flags), key=f"triage_flags_{j}",
                             accept_new_options=True)
@@ -39,7 +38,7 @@ if save:
         saved = ws.annotations.update(j, status=status, flags=manual, note=text)
         st.success(f"Saved neuron {j}: {saved.status}" + (f", flags {', '.join(saved.flags)}" if saved.flags else "")
                    + f" ({saved.updated}).")
-        table = reports.triage_table(evidence, flags, ui.annotations(ws))
+        table = ui.reports.triage_table(evidence, flags, ui.annotations(ws))
 if row["auto_flags"] and st.button("Copy the automatic flags into the manual flags", key="triage_copy"):
     with ui.guard("Could not save; nothing was changed"):
         ws.annotations.update(j, add_flags=[f.strip() for f in row["auto_flags"].split(",")])

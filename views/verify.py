@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from neurodash import reports, ui
-from neurodash.ui import jobs
+from neurodash import ui
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
@@ -14,7 +13,7 @@ st.subheader("Select: which neurons are selective")
 beta = st.slider("β (selective when P99/median > β)", 1.0, 100.0, 10.0, step=0.5, key="verify_beta")
 with ui.guard("Select failed"):
     sel = ui.sieve_select(ws, beta)
-    summary = reports.select_summary(sel, j)
+    summary = ui.reports.select_summary(sel, j)
     a, b = st.columns(2)
     a.metric("selective neurons", f"{summary['n_selective']} of {summary['n_neurons']}")
     b.metric(f"neuron {j}", summary["this_text"], "selective" if summary["this_selective"] else "not selective",
@@ -59,11 +58,11 @@ if go:
         threshold = 0.5 if rule == "0.5" else None
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)
-        jobs.start("verify", lambda progress, cancel: reports.verify_many(
+        ui.jobs.start("verify", lambda progress, cancel: ui.reports.verify_many(
             ws, j, picked, generator=generator, m=int(m), seed=int(seed), control=ctrl, threshold=threshold,
             progress=progress, cancel=cancel), neuron=j, generator=generator, m=int(m), seed=int(seed))
 
-done = jobs.watch("verify", "Rendering")
+done = ui.jobs.watch("verify", "Rendering")
 if done is not None:
     job, meta = done["job"], done["meta"]
     if job.state == "cancelled":
@@ -74,7 +73,7 @@ if done is not None:
         st.caption(f"The last verification was for neuron {meta['neuron']}; run it again for neuron {j}.")
     else:
         results = job.result()
-        table = reports.verify_rows(results)
+        table = ui.reports.verify_rows(results)
         st.dataframe(table, hide_index=True, key="verify_results",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                                     if table[c].dtype.kind == "f"})

@@ -153,3 +153,27 @@ def set_count(winners, S) -> int:
     """k(S): how many resamples predicted a concept in S (Thm 4.1)."""
     w = np.asarray(winners).ravel()
     return int(np.isin(w, np.asarray(list(S), dtype=np.int64)).sum())
+
+
+def score_interval(scores, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of one (neuron, concept) score across resamples — the
+    empirical interval shown for metrics without a convergence rate (label it as such)."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = s[~np.isnan(s)]
+    if not 0 < level < 1:
+        raise ValueError("level must be in (0, 1)")
+    if len(s) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def top_gap(scores) -> float:
+    """Plug-in Δ of Thm 4.1: best minus second-best score over concepts (NaN ignored); NaN when
+    fewer than two concepts have a score."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = s[~np.isnan(s)]
+    if len(s) < 2:
+        return float("nan")
+    top2 = np.partition(s, len(s) - 2)[-2:]
+    return float(top2[1] - top2[0])

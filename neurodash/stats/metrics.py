@@ -318,12 +318,23 @@ class Neurons:
 
 # ----------------------------------------------------------------------------- concept side
 
+def is_binary(X: np.ndarray) -> bool:
+    """All values 0 or 1 (values are known to lie in [0, 1]): the nonzeros are exactly the ones."""
+    return X.dtype == bool or np.count_nonzero(X) == np.count_nonzero(X == 1)
+
+
+_USES_BINARY_FAST_PATH = {"auroc", "auprc", "pearson", "cosine", "spearman"}
+
+
 class Chunk:
     """A block of concept columns (n, m) with lazily derived forms."""
 
-    def __init__(self, X: np.ndarray, nb: Neurons, cache: dict | None = None):
-        # `cache` holds weight-only concept sums, shared when several batches use the same weights.
+    def __init__(self, X: np.ndarray, nb: Neurons, cache: dict | None = None, binary: bool | None = None):
+        # `cache` holds weight-only concept sums, shared when several batches use the same weights;
+        # `binary` (all values 0/1), when the caller already knows it for the whole matrix.
         self.raw, self.nb, self.cache = X, nb, cache
+        if binary is not None:
+            self.__dict__["is_binary"] = binary
 
     def wsum(self, key: str, make) -> np.ndarray:
         """nb.wsum(make()), cached under `key`; `make` builds the (n, m) array only when needed."""
@@ -347,12 +358,7 @@ class Chunk:
 
     @cached_property
     def is_binary(self) -> bool:
-        """All values 0 or 1. Values lie in [0, 1], so: every nonzero is ≥ 0.5 and they sum to their count."""
-        if self.raw.dtype == bool:
-            return True
-        n_pos = np.count_nonzero(self.P)
-        return (np.count_nonzero(self.raw) == n_pos
-                and float(self.raw.sum(dtype=np.float64)) == float(n_pos))
+        return is_binary(self.raw)
 
     @cached_property
     def n_c(self) -> np.ndarray:
@@ -654,11 +660,12 @@ _BODIES = {
 }
 
 
-def _chunk_width(metric: Metric, nb: Neurons, C: int) -> int:
+def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None) -> int:
     if metric.name == "soft_wpmi":
         return C  # the marginal couples neurons, not concepts; gathered block is G×100×m
     per_col = nb.n
-    if metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column:
+    if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column
+            and not binary):
         per_col = nb.n * 3  # several (m, n) int64 temporaries while sorting
     return max(1, min(C, CHUNK_ELEMENTS // per_col))
 
@@ -679,10 +686,17 @@ def score_batch(nb: Neurons, concepts: np.ndarray, metric: str | Metric,
             out[:, j0:j0 + step] = soft_log_p(nb, concepts[:, j0:j0 + step])
         out = soft_wpmi_from_log_p(out)
     else:
-        step = _chunk_width(m, nb, C)
+        binary = None
+        if m.name in _USES_BINARY_FAST_PATH:  # one contiguous pass instead of one per chunk
+            binary = cache.get("binary") if cache is not None else None
+            if binary is None:
+                binary = is_binary(concepts)
+                if cache is not None:
+                    cache["binary"] = binary
+        step = _chunk_width(m, nb, C, binary)
         for j0 in range(0, C, step):
             sub = None if cache is None else cache.setdefault((m.name, j0, step), {})
-            out[:, j0:j0 + step] = body(nb, Chunk(concepts[:, j0:j0 + step], nb, sub))
+            out[:, j0:j0 + step] = body(nb, Chunk(concepts[:, j0:j0 + step], nb, sub, binary))
     bad = nb.binary_degenerate if m.binary_neuron else nb.constant
     if bad.any():
         out[bad] = np.nan

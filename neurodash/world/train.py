@@ -21,7 +21,7 @@ from .cnn import ASSETS
 
 DEFAULTS = {
     "cnn": {"steps": 1500, "batch": 64, "lr": 2e-3, "eval_n": 2000},
-    "clip": {"steps": 1200, "batch": 128, "lr": 1e-3, "eval_n": 2000},
+    "clip": {"steps": 1000, "batch": 96, "lr": 2e-3, "eval_n": 2000},
 }
 TRAIN_SEED_BASE = 10_000
 

@@ -1,5 +1,4 @@
 """Real torchvision and open_clip code paths on weights created here (nothing is downloaded)."""
-import json
 import pickle
 
 import numpy as np

@@ -100,3 +100,15 @@ def test_prediction_set_on_hand_counts():
     assert prediction_set(tied, t=4) == [1, 3]
     # never adds concepts that never won, even if t cannot be reached (−1 = no winner)
     assert prediction_set(np.array([0, 0, -1, -1]), t=4, n_concepts=3) == [0]
+
+
+def test_score_interval_and_top_gap():
+    from neurodash.stats.bootstrap import score_interval, top_gap
+    s = np.r_[np.arange(100.0), np.nan]
+    lo, hi = score_interval(s, 0.9)
+    assert lo == pytest.approx(4.95) and hi == pytest.approx(94.05)
+    assert np.isnan(score_interval([np.nan])[0])
+    assert top_gap([0.2, np.nan, 0.9, 0.7]) == pytest.approx(0.2)
+    assert np.isnan(top_gap([0.3, np.nan]))
+    with pytest.raises(ValueError):
+        score_interval(s, 1.5)

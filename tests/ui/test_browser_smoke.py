@@ -13,7 +13,7 @@ NEURON = 3
 
 def test_deep_link_neuron_images_charts_and_be(tmp_path):
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    with serve_app(tmp_path, PROBE_SIZE) as url, chromium_page() as page:
+    with serve_app(tmp_path, PROBE_SIZE) as url, chromium_page(height=2000) as page:
         page.goto(f"{url}/neuron?model=shapes-cnn&layer=block4&neuron={NEURON}&metric=iou")
         # first open: the app precomputes the workspace (progress bar), then renders the neuron
         wait_neuron_rendered(page, NEURON, images=8, charts=2, timeout_ms=240_000)

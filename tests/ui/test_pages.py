@@ -72,8 +72,9 @@ def test_neuron_toggle_and_k(ready_home):
     at.slider(key="neuron_k").set_value(6).run()
     at.toggle(key="neuron_heat").set_value(False).run()
     assert not at.exception
-    top = at.main.get("image")
-    assert len(top) >= 6
+    assert len(at.main.get("image")) == 6
+    at.toggle(key="neuron_bins").set_value(True).run()
+    assert len(at.main.get("image")) >= 6 + 5 * 5  # the quantile bins below the top
 
 
 def test_neuron_out_of_range_is_a_message(ready_home):
