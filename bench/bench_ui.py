@@ -1,6 +1,6 @@
 """Neuron-switch time in Chromium: from the keypress that picks a neuron to its rendered images and charts.
 
-    /work/venv/bin/python bench/bench_ui.py [--probe-size 2000] [--repeats 5]
+    /work/venv/bin/python bench/bench_ui.py [--probe-size 2000] [--repeats 5] [--home DIR]
 
 Starts `streamlit run app.py` headless on a fresh cache root (the app precomputes the shapes world
 once), opens the Neuron page, then, with warm caches, times:
@@ -58,8 +58,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--probe-size", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--home", help="reuse this cache root (default: a fresh temporary one)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as home, serve_app(home, args.probe_size) as url, chromium_page() as page:
+    with tempfile.TemporaryDirectory() as tmp, serve_app(args.home or tmp, args.probe_size) as url, \
+            chromium_page() as page:
         t0 = time.perf_counter()
         page.goto(f"{url}/neuron?neuron=0")
         _rendered(page, 0, timeout_ms=600_000)
@@ -74,7 +76,8 @@ def main() -> None:
             seen.append(_switch(page, 0))  # shown before
             floor.append(_toggle(page, 0))
         f = min(floor)
-        print(f"first open (precompute of a {args.probe_size}-image world + render): {first:.1f} s")
+        what = "render from an existing cache" if args.home else f"precompute of a {args.probe_size}-image world + render"
+        print(f"first open ({what}): {first:.1f} s")
         for name, xs in (("switch_new", new), ("switch_seen", seen), ("floor (same-page rerun)", floor)):
             print(f"{name:26s} {min(xs) * 1000:7.0f} ms  (median {statistics.median(xs) * 1000:.0f} ms)  "
                   f"ratio to floor {min(xs) / f:.2f}")

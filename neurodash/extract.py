@@ -171,12 +171,16 @@ def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 6
             raise Cancelled("pixel IoU cancelled")
         b = len(masks)
         mp = torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device)
-        m = torch.from_numpy(masks).to(device).flatten(2).float()               # (B, C, H*W)
+        n_concepts = masks.shape[1]
+        # (B, H*W, C) uint8: one contiguous row of concept bits per pixel, for the gather below
+        m = torch.from_numpy(np.ascontiguousarray(
+            masks.reshape(b, n_concepts, -1).transpose(0, 2, 1)).view(np.uint8)).to(device)
         if inter is None:
-            inter = torch.zeros(n_neurons, m.shape[1], dtype=torch.float64, device=device)
+            inter = torch.zeros(n_neurons, n_concepts, dtype=torch.float64, device=device)
             on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
-            present = torch.zeros(m.shape[1], dtype=torch.float64, device=device)
-        present += m.sum(dim=(0, 2)).double()
+            present = torch.zeros(n_concepts, dtype=torch.float64, device=device)
+        present += torch.from_numpy(
+            np.count_nonzero(masks.reshape(b, n_concepts, -1), axis=(0, 2)).astype(np.float64)).to(device)
         img, unit = torch.nonzero(mp.flatten(2).amax(2) > thr[None, :], as_tuple=True)
         if len(img):
             up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
@@ -185,8 +189,8 @@ def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 6
             rows = unit[pair]                                                   # neuron per active pixel
             on += torch.bincount(rows, minlength=n_neurons).double()
             # mask values (C) under every active pixel, summed per neuron: one gather, one index_add
-            under = m.transpose(1, 2)[img[pair], pixel]                         # (E, C)
-            batch_inter = torch.zeros(n_neurons, m.shape[1], device=device)
+            under = m[img[pair], pixel].float()                                 # (E, C)
+            batch_inter = torch.zeros(n_neurons, n_concepts, device=device)
             batch_inter.index_add_(0, rows, under)
             inter += batch_inter.double()
         done += b

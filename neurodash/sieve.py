@@ -491,7 +491,8 @@ def _generator(generator) -> Generator:
 
 def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 20, seed: int = 0,
            control: Optional[str] = None, threshold: Optional[float] = None, confidence: float = 0.95,
-           method: str = "wilson", progress: Optional[Progress] = None, cancel: Any = None) -> VerifyResult:
+           method: str = "wilson", beta: float = 10.0, progress: Optional[Progress] = None,
+           cancel: Any = None) -> VerifyResult:
     """SIEVE Verify: the Activation Rate of `concept` for `neuron`, its interval, and a control's.
 
     threshold: the AR a hypothesis must reach to be kept. None -> the paper's rule, the mean AR of
@@ -514,7 +515,8 @@ def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 
     hits = int(activation_hits(acts[:, [neuron]], thresholds[[neuron]]).sum())
     chits = int(activation_hits(ctrl[:, [neuron]], thresholds[[neuron]]).sum())
     if threshold is None:
-        run = sieve_run(ws, generator=generator, m=m, seed=seed, progress=_span(progress, 0.8, 1.0), cancel=cancel)
+        run = sieve_run(ws, generator=generator, m=m, seed=seed, beta=beta,
+                        progress=_span(progress, 0.8, 1.0), cancel=cancel)
         threshold, source = run["mean_ar"], f"mean AR of {len(run['hypotheses'])} SIEVE hypotheses on this layer"
         if not np.isfinite(threshold):
             threshold, source = 0.5, "0.5 (no SIEVE hypotheses on this layer to average)"

@@ -72,7 +72,7 @@ def cmd_verify(args) -> int:
         else:
             res = sieve.verify(ws, args.neuron, args.concept, generator=generator, m=args.m, seed=args.seed,
                                control=args.control, threshold=args.threshold, confidence=args.confidence,
-                               progress=bar)
+                               beta=args.beta, progress=bar)
     finally:
         bar.close()
     if args.layer_table:

@@ -36,6 +36,9 @@ with ui.guard("Hypothesize failed"):
 st.subheader("Verify: render the concept, measure the Activation Rate")
 suggested = list(dict.fromkeys(c for h in hyps for c in h.concepts))
 names = ws.concept_names
+if not suggested:  # no hypotheses (no CLIP, or it failed): start from the neuron's chosen concept
+    with ui.guard("Cannot read the neuron's chosen concept"):
+        suggested = [ui.neuron_card(ws, j, [ctx.metric], delta=ui.DELTA).concepts[ctx.metric][0].concept]
 with st.form("verify_form"):
     concepts = st.multiselect("concepts to verify", list(dict.fromkeys(suggested + names)),
                               default=suggested[:1] or names[:1], key="verify_concepts", accept_new_options=True)

@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-# Anchor colours of a dark-to-bright "inferno"-like ramp (no matplotlib here).
-_RAMP = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
+# Anchor colours of a red-to-yellow "hot" ramp (no matplotlib here); weak heat is also nearly
+# transparent (see overlay), so only the responding region is coloured.
+_RAMP = np.array([[120, 0, 0], [220, 20, 0], [255, 120, 0], [255, 230, 40]], dtype=np.float32)
 
 
 def colorize(values: np.ndarray) -> np.ndarray:
@@ -32,15 +31,15 @@ def upscale(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, scale: float, *, size: int, strength: float = 0.55) -> np.ndarray:
+def overlay(image: np.ndarray, heat: np.ndarray, scale: float, *, size: int, strength: float = 0.7) -> np.ndarray:
     """Blend `heat` (h,w), divided by `scale`, over `image` (H,W,3) uint8; returns (size,size,3) uint8.
 
     The map is resized bilinearly (it is a coarse feature map); the blend weight grows with the
-    heat so the unresponsive parts of the image stay visible.
+    square of the heat so the unresponsive parts of the image stay as they are and the peak stands out.
     """
     base = upscale(image, size).astype(np.float32)
     norm = np.clip(np.asarray(heat, dtype=np.float32) / (scale if scale > 0 else 1.0), 0.0, 1.0)
     big = np.asarray(Image.fromarray(norm).resize((size, size), Image.BILINEAR))
     color = colorize(big).astype(np.float32)
-    w = (strength * big)[..., None]
+    w = (strength * big * big)[..., None]
     return (base * (1 - w) + color * w).round().clip(0, 255).astype(np.uint8)

@@ -57,13 +57,18 @@ def _schedule(opt, steps: int, lr: float):
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
 
 
-def train_cnn(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int) -> dict:
+def train_cnn(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int,
+              init: Path | None = None) -> dict:
     from .cnn import ShapesCNN, images_to_tensor
     from .quality import cnn_attribute_accuracy
     from .vocabulary import vocabulary
 
     torch.manual_seed(seed)
     model = ShapesCNN(len(vocabulary()))
+    if init is not None:  # continue from earlier weights (safetensors only)
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init), device="cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = _schedule(opt, steps, lr)
     model.train()
@@ -82,12 +87,17 @@ def train_cnn(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n
     return {"quality": cnn_attribute_accuracy(model, n=eval_n) if eval_n else None}
 
 
-def train_clip(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int) -> dict:
+def train_clip(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int,
+               init: Path | None = None) -> dict:
     from .clip import clip_quality_and_save, create_untrained_clip, images_to_clip_input, training_texts
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model, tokenizer = create_untrained_clip()
+    if init is not None:  # continue from earlier weights (safetensors only)
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init), device="cpu"))
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}], lr=lr)
@@ -122,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-n", type=int, help="fresh images for the held-out quality (0: skip)")
     parser.add_argument("--out", type=Path, default=ASSETS, help="output folder (default: assets/)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--init", type=Path, help="start from these weights (.safetensors) instead of scratch")
     args = parser.parse_args(argv)
     cfg = dict(DEFAULTS[args.which])
     for key in ("steps", "batch", "lr", "eval_n"):
@@ -132,10 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     fn = train_cnn if args.which == "cnn" else train_clip
-    result = fn(args.out, seed=args.seed, **cfg)
+    if args.init is not None and not args.init.is_file():
+        parser.error(f"--init {args.init}: no such file")
+    result = fn(args.out, seed=args.seed, init=args.init, **cfg)
     seconds = time.perf_counter() - start
     record = {"command": "python -m neurodash.world.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "config": cfg, "seed": args.seed, "train_seconds": round(seconds, 1),
+              "config": cfg, "seed": args.seed, "init": str(args.init) if args.init else None, "train_seconds": round(seconds, 1),
               "torch": torch.__version__, "threads": args.threads, **result}
     name = "shapes_cnn" if args.which == "cnn" else "tiny_clip"
     _write_record(args.out / f"{name}.record.json", record)

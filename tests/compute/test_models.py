@@ -180,6 +180,8 @@ def test_tiny_clip_tower_with_weights_made_here(tmp_path):
     lm = load_model("tiny-clip", weights=path, device="cpu")
     layers = list_layers(lm)
     assert layers and lm.weights_path == path.resolve()
-    name = [l.name for l in layers if l.name.startswith("transformer.resblocks.")][0]
-    pooled, maps = LayerReader(lm, name).read(lm.to_input(_images(2, lm.input_size)))
-    assert pooled.shape[0] == 2 and maps.ndim == 4
+    # whatever the tower is (ViT or ModifiedResNet), its last spatial/token layer reads and pools
+    info = [l for l in layers if len(l.shape) >= 2][-1]
+    pooled, maps = LayerReader(lm, info.name).read(lm.to_input(_images(2, lm.input_size)))
+    width = info.shape[0] if len(info.shape) == 3 else info.shape[-1]
+    assert pooled.shape == (2, width) and maps.ndim == 4 and maps.shape[:2] == (2, width)

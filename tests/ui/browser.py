@@ -34,6 +34,7 @@ def serve_app(home: str | os.PathLike, probe_size: int, *, timeout: float = 60.0
     """Start the app headless on a free port; yields its base URL; stops the whole process group."""
     port = free_port()
     env = dict(os.environ, NEURODASH_HOME=str(home), NEURODASH_PROBE_SIZE=str(probe_size))
+    Path(home).mkdir(parents=True, exist_ok=True)
     log = open(Path(home) / f"streamlit_{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
