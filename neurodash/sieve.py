@@ -404,6 +404,22 @@ def rendered_images(ws, concept: str, *, generator: Generator, m: int = 20, seed
     return store.read_array(name)
 
 
+def activation_thresholds(ws, top_fraction: float = 0.01) -> np.ndarray:
+    """Each neuron's activation a render must exceed: its top-`top_fraction` value on the probe.
+
+    0.01 is the paper's top-1% (the workspace's own `top1_threshold()`); a larger fraction suits
+    a probe whose concepts are common (every shapes-world concept is in >= 3% of images), where
+    "beats 99% of the probe" asks more than showing the concept can give.
+    """
+    if not 0.0 < float(top_fraction) < 1.0:
+        raise ValueError(f"top_fraction must lie in (0, 1), got {top_fraction}")
+    if float(top_fraction) == 0.01 and hasattr(ws, "top1_threshold"):
+        return np.asarray(ws.top1_threshold(), dtype=np.float64)
+    from neurodash.extract import top_fraction_threshold
+
+    return np.asarray(top_fraction_threshold(ws.acts, float(top_fraction)), dtype=np.float64)
+
+
 def activation_hits(acts: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """bool (m, N): render i pushes neuron j strictly above its top-1% probe threshold."""
     return np.asarray(acts) > np.asarray(thresholds)[None, :]
@@ -469,9 +485,10 @@ class VerifyResult:
     threshold_source: str
     passed: bool  # ar >= threshold
     p_vs_control: float  # Fisher exact, one-sided: AR > control AR
-    activation_threshold: float  # the neuron's top-1% probe activation
+    activation_threshold: float  # the neuron's top-1% (top_fraction) probe activation
     activations: list[float]  # pooled activation of each render
     confidence: float = 0.95
+    top_fraction: float = 0.01  # activation_threshold is the neuron's top-`top_fraction` probe value
 
     @property
     def verdict(self) -> str:
@@ -491,8 +508,8 @@ def _generator(generator) -> Generator:
 
 def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 20, seed: int = 0,
            control: Optional[str] = None, threshold: Optional[float] = None, confidence: float = 0.95,
-           method: str = "wilson", beta: float = 10.0, progress: Optional[Progress] = None,
-           cancel: Any = None) -> VerifyResult:
+           method: str = "wilson", beta: float = 10.0, top_fraction: float = 0.01,
+           progress: Optional[Progress] = None, cancel: Any = None) -> VerifyResult:
     """SIEVE Verify: the Activation Rate of `concept` for `neuron`, its interval, and a control's.
 
     threshold: the AR a hypothesis must reach to be kept. None -> the paper's rule, the mean AR of
@@ -506,7 +523,7 @@ def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 
         raise ValueError(f"neuron {neuron} is out of range: this layer has {ws.n_neurons} neurons")
     if m < 1:
         raise ValueError("m must be at least 1")
-    thresholds = np.asarray(ws.top1_threshold(), dtype=np.float64)
+    thresholds = activation_thresholds(ws, top_fraction)
     control = choose_control(ws, concept) if control is None else control
     acts = render_activations(ws, concept, generator=generator, m=m, seed=seed,
                               progress=_span(progress, 0.0, 0.4), cancel=cancel)
@@ -515,7 +532,7 @@ def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 
     hits = int(activation_hits(acts[:, [neuron]], thresholds[[neuron]]).sum())
     chits = int(activation_hits(ctrl[:, [neuron]], thresholds[[neuron]]).sum())
     if threshold is None:
-        run = sieve_run(ws, generator=generator, m=m, seed=seed, beta=beta,
+        run = sieve_run(ws, generator=generator, m=m, seed=seed, beta=beta, top_fraction=top_fraction,
                         progress=_span(progress, 0.8, 1.0), cancel=cancel)
         threshold, source = run["mean_ar"], f"mean AR of {len(run['hypotheses'])} SIEVE hypotheses on this layer"
         if not np.isfinite(threshold):
@@ -533,16 +550,16 @@ def verify(ws, neuron: int, concept: str, *, generator: Any = "world", m: int = 
         threshold=float(threshold), threshold_source=source, passed=bool(hits / m >= float(threshold)),
         p_vs_control=compare_rates(hits, m, chits, m).p_value,
         activation_threshold=float(thresholds[neuron]), activations=[float(a) for a in acts[:, neuron]],
-        confidence=confidence)
+        confidence=confidence, top_fraction=float(top_fraction))
 
 
 # =========================================================================== layer-wide runs
 
 
 def _ar_matrix(ws, concepts: Sequence[str], *, generator: Generator, m: int, seed: int,
-               progress: Optional[Progress], cancel: Any) -> dict[str, np.ndarray]:
+               progress: Optional[Progress], cancel: Any, top_fraction: float = 0.01) -> dict[str, np.ndarray]:
     """concept -> AR of every neuron (N,) on m renders of it."""
-    thresholds = np.asarray(ws.top1_threshold(), dtype=np.float64)
+    thresholds = activation_thresholds(ws, top_fraction)
     uniq = list(dict.fromkeys(concepts))
     out = {}
     for i, c in enumerate(uniq):
@@ -554,8 +571,8 @@ def _ar_matrix(ws, concepts: Sequence[str], *, generator: Generator, m: int, see
 
 
 def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta: float = 10.0,
-              top: int = 20, progress: Optional[Progress] = None, cancel: Any = None,
-              clip=None) -> dict:
+              top: int = 20, top_fraction: float = 0.01, progress: Optional[Progress] = None,
+              cancel: Any = None, clip=None) -> dict:
     """SIEVE on the whole layer: Select, Hypothesize every selective neuron, AR of every hypothesis.
 
     Returns {"selective": [...], "ratio": [...], "hypotheses": [{neuron, cluster, rank, concept,
@@ -566,7 +583,7 @@ def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta:
     store = _cache(ws)
     clip = workspace_clip(ws) if clip is None else clip
     key = stable_hash({**_generator_key(generator), "m": int(m), "seed": int(seed), "beta": float(beta),
-                       "top": int(top), "what": "sieve_run",
+                       "top": int(top), "what": "sieve_run", "top_fraction": float(top_fraction),
                        "clip": getattr(clip, "key", type(clip).__name__)})
     name = f"sieve/runs/{key}.json"
     if store is not None and store.has(name):
@@ -586,12 +603,12 @@ def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta:
                 rows.append({"neuron": int(j), "cluster": h.cluster, "rank": rank, "concept": c,
                              "score": float(s), "cluster_size": int(len(h.image_ids))})
     ars = _ar_matrix(ws, [r["concept"] for r in rows], generator=generator, m=m, seed=seed,
-                     progress=_span(progress, 0.5, 1.0), cancel=cancel)
+                     progress=_span(progress, 0.5, 1.0), cancel=cancel, top_fraction=top_fraction)
     for r in rows:
         r["ar"] = float(ars[r["concept"]][r["neuron"]])
     mean_ar = float(np.mean([r["ar"] for r in rows])) if rows else float("nan")
     run = {"selective": [int(j) for j in neurons], "ratio": [None if not np.isfinite(x) else float(x) for x in sel.ratio],
-           "beta": float(beta), "hypotheses": rows, "mean_ar": mean_ar, "m": int(m), "seed": int(seed),
+           "beta": float(beta), "top_fraction": float(top_fraction), "hypotheses": rows, "mean_ar": mean_ar, "m": int(m), "seed": int(seed),
            "generator": _generator_key(generator)}
     if store is not None:
         store.write_json(name, run)
@@ -691,7 +708,8 @@ def baseline_explanations(ws, neurons: Sequence[int], *, be_metric: str = "iou",
 
 def layer_table(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, eval_seed: Optional[int] = None,
                 beta: float = 10.0, top: int = 20, threshold: Optional[float] = None, be_metric: str = "iou",
-                be_K: int = 100, clip=None, progress: Optional[Progress] = None, cancel: Any = None):
+                be_K: int = 100, top_fraction: float = 0.01, clip=None, progress: Optional[Progress] = None,
+                cancel: Any = None):
     """The paper's "mean AR per method" table on this layer (pandas DataFrame).
 
     Every method explains the same neurons: SIEVE's selective ones (baselines also over all
@@ -705,7 +723,7 @@ def layer_table(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, eva
     generator = _generator(generator)
     eval_seed = seed + 1000 if eval_seed is None else int(eval_seed)
     run = sieve_run(ws, generator=generator, m=m, seed=seed, beta=beta, top=top, clip=clip,
-                    progress=_span(progress, 0.0, 0.4), cancel=cancel)
+                    top_fraction=top_fraction, progress=_span(progress, 0.0, 0.4), cancel=cancel)
     keep_at = run["mean_ar"] if threshold is None else float(threshold)
     selective = run["selective"]
     all_neurons = list(range(int(ws.n_neurons)))
@@ -717,7 +735,7 @@ def layer_table(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, eva
     for expl in base.values():
         wanted += list(expl.values())
     ars = _ar_matrix(ws, wanted, generator=generator, m=m, seed=eval_seed,
-                     progress=_span(progress, 0.55, 1.0), cancel=cancel)
+                     progress=_span(progress, 0.55, 1.0), cancel=cancel, top_fraction=top_fraction)
 
     def row(source, neurons, pairs):
         vals = np.array([ars[c][j] for j, c in pairs], dtype=np.float64)
@@ -738,14 +756,15 @@ def layer_table(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, eva
     table = pd.DataFrame(rows)
     table.attrs.update({"keep_threshold": keep_at, "verify_seed": seed, "eval_seed": eval_seed, "m": m,
                         "generator": generator.name, "selective_neurons": len(selective),
-                        "neurons": int(ws.n_neurons), "beta": beta})
+                        "neurons": int(ws.n_neurons), "beta": beta, "top_fraction": top_fraction})
     _report(progress, 1.0, "layer table done")
     return table
 
 
 def explain_neuron(ws, neuron: int, *, generator: Any = "world", m: int = 20, seed: int = 0,
                    top: int = 20, threshold: Optional[float] = None, confidence: float = 0.95,
-                   clip=None, progress: Optional[Progress] = None, cancel: Any = None) -> list[dict]:
+                   top_fraction: float = 0.01, clip=None, progress: Optional[Progress] = None,
+                   cancel: Any = None) -> list[dict]:
     """SIEVE for one neuron, as rows for a page: every hypothesis (cluster, rank, concept, CLIP
     score, cluster size) with its AR, interval and verdict against `threshold` (None: the layer's
     mean AR of SIEVE hypotheses, which runs SIEVE over the layer once and caches it)."""
@@ -754,11 +773,11 @@ def explain_neuron(ws, neuron: int, *, generator: Any = "world", m: int = 20, se
     hyps = hypothesize(ws, int(neuron), top=top, clip=clip)
     if threshold is None:
         run = sieve_run(ws, generator=generator, m=m, seed=seed, top=top, clip=clip,
-                        progress=_span(progress, 0.0, 0.6), cancel=cancel)
+                        top_fraction=top_fraction, progress=_span(progress, 0.0, 0.6), cancel=cancel)
         threshold = run["mean_ar"] if np.isfinite(run["mean_ar"]) else 0.5
     concepts = [c for h in hyps for c in h.concepts]
     ars = _ar_matrix(ws, concepts, generator=generator, m=m, seed=seed,
-                     progress=_span(progress, 0.6, 1.0), cancel=cancel)
+                     progress=_span(progress, 0.6, 1.0), cancel=cancel, top_fraction=top_fraction)
     rows = []
     for h in hyps:
         for rank, (c, s) in enumerate(zip(h.concepts, h.scores)):

@@ -40,6 +40,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="AR to keep a hypothesis (default: mean AR of SIEVE's hypotheses on the layer)")
     p.add_argument("--beta", type=float, default=10.0, help="Select: P99/median must exceed this")
     p.add_argument("--confidence", type=float, default=0.95, help="level of the AR interval")
+    p.add_argument("--top-fraction", type=float, default=0.01,
+                   help="a render counts when it beats the neuron's top-fraction probe activation "
+                        "(0.01: the paper's top 1%%)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_verify)
     return p
@@ -68,11 +71,11 @@ def cmd_verify(args) -> int:
     try:
         if args.layer_table:
             table = sieve.layer_table(ws, generator=generator, m=args.m, seed=args.seed, beta=args.beta,
-                                      threshold=args.threshold, progress=bar)
+                                      threshold=args.threshold, top_fraction=args.top_fraction, progress=bar)
         else:
             res = sieve.verify(ws, args.neuron, args.concept, generator=generator, m=args.m, seed=args.seed,
                                control=args.control, threshold=args.threshold, confidence=args.confidence,
-                               beta=args.beta, progress=bar)
+                               beta=args.beta, top_fraction=args.top_fraction, progress=bar)
     finally:
         bar.close()
     if args.layer_table:
@@ -93,7 +96,8 @@ def cmd_verify(args) -> int:
         clo, chi = res.control_interval
         print(f"neuron {res.neuron} · {res.concept!r} via {res.generator} (m={res.m}, seed={res.seed})")
         print(f"  AR {res.ar:.3f}  [{lo:.3f}, {hi:.3f}] ({res.confidence:.0%} Wilson)  "
-              f"{res.hits}/{res.m} renders above the top-1% activation {res.activation_threshold:.4g}")
+              f"{res.hits}/{res.m} renders above the top-{res.top_fraction:.0%} activation "
+              f"{res.activation_threshold:.4g}")
         print(f"  control {res.control!r}: AR {res.control_ar:.3f}  [{clo:.3f}, {chi:.3f}]  "
               f"(one-sided Fisher p = {res.p_vs_control:.3g})")
         print(f"  threshold {res.threshold:.3f} ({res.threshold_source}) -> {res.verdict}")

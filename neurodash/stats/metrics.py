@@ -592,7 +592,7 @@ def soft_log_p(nb: Neurons, X: np.ndarray) -> np.ndarray:
         flat = np.searchsorted((cw + offs).ravel(), (np.arange(top)[None, :] + offs).ravel(), side="right")
         flat = flat.reshape(nb.G, top)
         rows = np.take_along_axis(order, flat - np.arange(nb.G)[:, None] * nb.n, axis=1)
-    Pd = X.astype(np.float64)[rows]  # (G, top, m)
+    Pd = X[rows].astype(np.float64)  # (G, top, m): gather first, then widen
     return np.log(1.0 + p[None, :, None] * (Pd - 1.0) + SOFT_WPMI_MIN_PROB).sum(axis=1)
 
 
@@ -606,13 +606,39 @@ def _soft_wpmi(nb, ch):
     return soft_wpmi_from_log_p(soft_log_p(nb, ch.X))
 
 
+def _prefix_weights(order: np.ndarray, cuts: np.ndarray, Wc: np.ndarray):
+    """Σ of the weight rows at sorted positions < c, for each column's cut positions c.
+
+    order (s, n), cuts (s, q) positions in [0, n], Wc (n, G). Instead of a cumulative sum over
+    all n rows per column and weighting, the rows are bucketed between consecutive cuts and the
+    buckets summed with one sparse (buckets × n) @ (n × G) product. Returns (s, q, G) float64,
+    the same array twice (callers slice their own cut ranges)."""
+    s_, n = order.shape
+    q = cuts.shape[1]
+    cs = np.sort(cuts, axis=1)
+    # bucket of sorted position p in column r: number of cuts ≤ p (0..q)
+    offs = (np.arange(s_) * (n + 1))[:, None]
+    bucket = np.searchsorted((cs + offs).ravel(), (np.arange(n)[None, :] + offs).ravel(), side="right")
+    bucket = bucket.reshape(s_, n) - np.arange(s_)[:, None] * q
+    # buckets rise with the sorted position, so the rows of `order` are already grouped by bucket
+    rows = (np.arange(s_)[:, None] * (q + 1) + bucket).ravel()
+    indptr = np.zeros(s_ * (q + 1) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=s_ * (q + 1)), out=indptr[1:])
+    S = sparse.csr_array((np.ones(s_ * n, dtype=Wc.dtype), order.ravel(), indptr), shape=(s_ * (q + 1), n))
+    sums = np.asarray(S @ Wc).reshape(s_, q + 1, -1)
+    prefix = np.cumsum(sums, axis=1)  # prefix[r, t] = weight at positions < cs[r, t] (exact: counts)
+    where = np.searchsorted((cs + offs).ravel(), (cuts + offs).ravel()).reshape(s_, q) - np.arange(s_)[:, None] * q
+    out = np.take_along_axis(prefix, where[..., None], axis=1).astype(np.float64)
+    return out, out
+
+
 def _per_column_rank_metric(nb: Neurons, ch: Chunk, kind: str) -> np.ndarray:
     """Rank metrics on soft concepts when every neuron column has its own weights (bootstrap).
 
-    Each concept column is sorted once and its order shared by the K weightings; the weighted
-    ranks then need one gather and one cumulative sum of the (n, K) weights per concept column:
-    O(K·n) per column, which no exact method avoids (the resamples' ranks genuinely differ).
-    AUROC/AUPRC then only look at the rows that are active in some resample.
+    Each concept column is sorted once and its order shared by the K weightings. The resamples'
+    ranks genuinely differ, so some O(K·n) work per column is unavoidable: AUROC/AUPRC only need
+    the weight below the rows active in some resample (one sparse bucket-sum product per block of
+    columns, `_prefix_weights`); Spearman needs every rank (a gather and a cumulative sum).
     """
     n, G = nb.n, nb.G
     exact32 = nb.dtype == np.float32 and float(nb.tot.max()) < 2**24  # integer counts stay exact
@@ -631,15 +657,17 @@ def _per_column_rank_metric(nb: Neurons, ch: Chunk, kind: str) -> np.ndarray:
         ra_c = Ra - ((Ra * Wf).sum(axis=0) / tot)[None, :]
         var_a = (Wf * ra_c * ra_c).sum(axis=0)
     step = max(1, CHUNK_ELEMENTS // (n * G))
+    if kind != "spearman":  # temporaries: (s, n) ints and (s, 2u + 1, G) bucket sums
+        step = max(1, min(CHUNK_ELEMENTS // n, CHUNK_ELEMENTS // ((2 * len(U) + 1) * G)))
     for j0 in range(0, m, step):
         cols = slice(j0, min(m, j0 + step))
         order, xs = _ranks.sort_rows(np.ascontiguousarray(X[:, cols].T))  # (s, n)
         s_ = order.shape[0]
         start, end = _ranks.sorted_groups(xs)
         start, end = np.broadcast_to(start, order.shape), np.broadcast_to(end, order.shape)
-        Ws = Wc[order]  # (s, n, G) weights in each column's sorted order
-        cw = np.cumsum(Ws, axis=1)
         if kind == "spearman":
+            Ws = Wc[order]  # (s, n, G) weights in each column's sorted order
+            cw = np.cumsum(Ws, axis=1)
             below = np.take_along_axis(cw - Ws, start[..., None], axis=1).astype(np.float64)
             rc = below + (np.take_along_axis(cw, end[..., None], axis=1) - below + 1.0) / 2.0
             wrc = Ws * rc
@@ -656,9 +684,8 @@ def _per_column_rank_metric(nb: Neurons, ch: Chunk, kind: str) -> np.ndarray:
         pu = inv[:, U]  # (s, u) sorted positions of the active rows
         st = np.take_along_axis(start, pu, axis=1)
         en = np.take_along_axis(end, pu, axis=1)
-        below = np.take_along_axis(cw, np.maximum(st - 1, 0)[..., None], axis=1).astype(np.float64)
-        below[st == 0] = 0.0
-        upto = np.take_along_axis(cw, en[..., None], axis=1).astype(np.float64)
+        below, upto = _prefix_weights(order, np.concatenate([st, en + 1], axis=1), Wc)
+        below, upto = below[:, :len(U)], upto[:, len(U):]
         if kind == "auroc":
             rank_sum = np.einsum("sug,ug->sg", below + (upto - below + 1.0) / 2.0, FU)
             out[:, cols] = _auc_from_rank_sum(rank_sum.T, nb.n_f, nb.tot)

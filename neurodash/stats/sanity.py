@@ -48,7 +48,7 @@ def sanity_tests(acts, concepts, pairs, metrics, *, seed: int = 0, trials: int =
     and passed (both > 0.9). Seeded: the same seed gives the same perturbations for every metric.
     """
     A = _m.check_acts(acts)
-    Cn = _m.check_concepts(concepts, A.shape[0]).astype(np.float64)
+    Cn = _m.check_concepts(concepts, A.shape[0])  # columns are copied one pair at a time
     pairs = [(int(r), int(t)) for r, t in pairs]
     if not pairs:
         raise ValueError("sanity_tests needs at least one (neuron, concept) pair")
@@ -62,7 +62,7 @@ def sanity_tests(acts, concepts, pairs, metrics, *, seed: int = 0, trials: int =
     cols, owners = [], []
     for _ in range(trials):
         for r, t in pairs:
-            c = Cn[:, t]
+            c = Cn[:, t].astype(np.float64)
             missing, extra = perturb(c, rng)
             cols += [c, missing, extra]
             owners.append(r)

@@ -27,7 +27,6 @@ def test_hypothesize_with_the_tiny_clip_finds_the_colour(stand_in):
     clip = clip_for_source("clip")  # the shipped tiny CLIP, as a shapes-world workspace uses it
     for neuron, colour in ((RED, "red"), (BLUE, "blue")):
         hyps = hypothesize(stand_in, neuron, top=20, clip=clip)
-        largest = hyps[0]
-        assert len(largest.image_ids) >= 10
-        named = [c for c in largest.concepts if colour in c.split() and "background" not in c]
-        assert named, (colour, [(h.concepts, h.scores, len(h.image_ids)) for h in hyps])
+        assert sum(len(h.image_ids) for h in hyps) == 20
+        for h in hyps:  # every cluster (a role of the neuron) is named by the colour among its top 2
+            assert colour in h.concepts, (colour, [(h.concepts, h.scores, len(h.image_ids)) for h in hyps])

@@ -105,3 +105,13 @@ def test_a_cancelled_job_says_so(stand_in):
     gate.set()
     job.wait(30)
     assert job.state == "cancelled"
+
+
+def test_a_looser_activation_threshold_raises_every_ar(stand_in):
+    strict = verify(stand_in, RED, "red", m=30, seed=2, control="circle", threshold=0.5)
+    loose = verify(stand_in, RED, "red", m=30, seed=2, control="circle", threshold=0.5, top_fraction=0.05)
+    assert loose.activation_threshold <= strict.activation_threshold
+    assert loose.ar >= strict.ar and loose.control_ar >= strict.control_ar
+    assert strict.top_fraction == 0.01 and loose.top_fraction == 0.05
+    with pytest.raises(ValueError, match="top_fraction"):
+        verify(stand_in, RED, "red", threshold=0.5, top_fraction=0.0)

@@ -221,3 +221,29 @@ def test_sidebar_search_by_concept_opens_a_neuron(ready_home):
     assert not at.exception, at.exception
     j = int(hits[0].label.split()[1])
     assert _headers(at)[0].startswith(f"Neuron {j} ·") and at.query_params["neuron"] == str(j)
+
+
+def test_verify_generator_failure_is_a_message(ready_home):
+    at = _open("views/verify.py", neuron=0)
+    at.selectbox(key="verify_generator").set_value("diffusers")
+    at.text_input(key="verify_model").set_value("/no/such/pipeline")
+    go = [b for b in at.get("button") if getattr(b, "label", "") == "Render and verify"]
+    go[0].click().run()
+    for _ in range(50):  # the pipeline load fails in the background job
+        errors = " ".join(_texts(at.error))
+        if "render failed" in errors or "Cannot start" in errors:
+            break
+        at.run()
+    assert not at.exception, at.exception
+    assert "render failed" in errors or "Cannot start" in errors, errors
+    assert at.metric, "the rest of the page keeps working"
+
+
+def test_precompute_another_workspace_from_the_ui(ready_home):
+    at = _run(app_test(), probe_n=120)
+    assert any("not computed yet" in t for t in _texts(at.info)), _texts(at.info)
+    assert at.query_params["probe_n"] == "120"
+    at.button(key="nd__precompute").click().run()
+    assert not at.exception, at.exception
+    assert _headers(at)[0].startswith("Neuron 0 ·")
+    assert "n=120" in " ".join(_texts(at.sidebar.get("caption")))
