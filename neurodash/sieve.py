@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from neurodash.cache import CacheDir, stable_hash
-from neurodash.generate import Cancelled, Generator, GeneratorError, get_generator
+from neurodash.generate import Cancelled, Generator, get_generator
 from neurodash.stats.proportion import binomial_interval, compare_rates
 
 Progress = Callable[[float, str], None]
@@ -152,6 +152,19 @@ def clip_for_source(source: str = "clip", weights: Optional[str] = None) -> Temp
     clip = TemplatedClip(ClipScorer(model, tokenizer), templates)
     clip.key = f"{source}:{weights}"
     return clip
+
+
+def _clip_key(ws, clip=None) -> str:
+    """What identifies the CLIP that `workspace_clip(ws)` (or `clip`) is, without loading it."""
+    if clip is None:
+        clip = getattr(ws, "clip_scorer", None)
+    if clip is not None:
+        return str(getattr(clip, "key", type(clip).__name__))
+    recipe = getattr(ws, "recipe", None)
+    source = str(getattr(recipe, "concept_source", "") or "")
+    if source.startswith("open_clip:"):
+        return f"{source}:{getattr(recipe, 'clip_weights', None)}"
+    return "clip:None"
 
 
 def workspace_clip(ws) -> Any:
@@ -581,16 +594,16 @@ def sieve_run(ws, *, generator: Any = "world", m: int = 20, seed: int = 0, beta:
     """
     generator = _generator(generator)
     store = _cache(ws)
-    clip = workspace_clip(ws) if clip is None else clip
     key = stable_hash({**_generator_key(generator), "m": int(m), "seed": int(seed), "beta": float(beta),
                        "top": int(top), "what": "sieve_run", "top_fraction": float(top_fraction),
-                       "clip": getattr(clip, "key", type(clip).__name__)})
+                       "clip": _clip_key(ws, clip)})
     name = f"sieve/runs/{key}.json"
     if store is not None and store.has(name):
         try:
             return store.read_json(name)
         except Exception:
             pass
+    clip = workspace_clip(ws) if clip is None else clip  # loaded only when the run is computed
     _report(progress, 0.0, "Select")
     sel = select(ws.acts, beta, top=top)
     neurons = sel.selective_neurons
@@ -634,8 +647,7 @@ def clip_concept_activations(ws, *, clip=None, progress: Optional[Progress] = No
     if (source == "clip" or source.startswith("open_clip:")) and not getattr(ws, "has_ground_truth", True):
         return np.asarray(ws.concepts, dtype=np.float32)
     store = _cache(ws)
-    clip = workspace_clip(ws) if clip is None else clip
-    name = f"sieve/clip_concepts-{stable_hash(getattr(clip, 'key', type(clip).__name__))[:16]}.npy"
+    name = f"sieve/clip_concepts-{stable_hash(_clip_key(ws, clip))[:16]}.npy"
     if store is not None and store.has(name):
         try:
             arr = store.read_array(name)
@@ -643,6 +655,7 @@ def clip_concept_activations(ws, *, clip=None, progress: Optional[Progress] = No
                 return arr
         except Exception:
             pass
+    clip = workspace_clip(ws) if clip is None else clip
     text = np.asarray(clip.encode_texts(list(ws.concept_names)), dtype=np.float32)
     cos = np.zeros((int(ws.n_images), len(text)), np.float32)
     for s, images in _probe_images(ws):

@@ -66,6 +66,10 @@ def cmd_verify(args) -> int:
     if args.m < 1:
         raise ValueError("--m must be at least 1")
     generator = _generator(args)  # fails fast on bad generator options, before any compute
+    if args.generator == "diffusers" and args.threshold is None:
+        print("note: the default threshold is the layer's mean AR over every SIEVE hypothesis, so every "
+              "hypothesis concept is rendered once (cached); pass --threshold to verify one concept only",
+              file=sys.stderr)
     ws = open_workspace(args)
     bar = TqdmProgress("verify")
     try:
