@@ -542,10 +542,13 @@ class Workspace:
             active = M.binarize(np.asarray(self.acts[:, [neuron]]), self._alpha(metric))
             present = self.concepts[:, idx] >= 0.5
             band = np.asarray(bounds.band(metric, active, present, delta, C), dtype=float).reshape(-1)
+            # the population score lies in the metric's range, so the interval is clipped to it
+            lo_range, hi_range = M.METRICS[metric].range
             for j, c in enumerate(idx):
                 r = band[j] / 2
                 out.append(ConceptScore(names[c], int(c), float(scores[c]), float(band[j]),
-                                        float(scores[c] - r), float(scores[c] + r), "table1"))
+                                        float(max(scores[c] - r, lo_range)),
+                                        float(min(scores[c] + r, hi_range)), "table1"))
         elif metric == "pixel_iou":
             for c in idx:
                 out.append(ConceptScore(names[c], int(c), float(scores[c]), math.nan, math.nan,
@@ -670,9 +673,13 @@ class Workspace:
             raise WorkspaceError(f"unknown metric {metric!r}")
         names = self.concept_names
         C = len(names)
-        a = np.asarray(self.acts[:, neuron], dtype=np.float64)
-        res = B.bootstrap_winners(a, self.concepts, metric, K=K, seed=seed)
-        winners = np.asarray(res.winners)
+        a = np.asarray(self.acts[:, neuron])
+        if metric == "soft_wpmi":
+            # soft-WPMI's marginal runs over the layer's neurons, so resample the whole layer
+            winners = B.bootstrap_winners_many(np.asarray(self.acts), self.concepts, metric, K=K,
+                                               seed=seed)[0][neuron]
+        else:
+            winners = np.asarray(B.bootstrap_winners(a, self.concepts, metric, K=K, seed=seed).winners)
         hist = np.asarray(B.concept_histogram(winners, C))
         pset = [int(i) for i in B.prediction_set(winners, t=t_eff, n_concepts=C)]
         scores = self.metric_matrix(metric)[neuron]
@@ -687,7 +694,8 @@ class Workspace:
             active = M.binarize(a[:, None], self._alpha(metric))[:, 0]
             present = np.asarray(self.concepts[:, best]) >= 0.5
             p = float(bounds.error_probability(metric, active, present, gap, C))
-            coverage = float(bounds.coverage_lower_bound(K, len(pset), p))
+            # Thm 4.1's k(S) counts the resamples won by a concept in S, not the set's size
+            coverage = float(bounds.coverage_lower_bound(K, B.set_count(winners, pset), p))
             note = "Δ is the plug-in gap between the best and second-best concept on the probe."
         else:
             note = f"{metric} has no convergence rate in Table 1: no coverage guarantee."

@@ -67,7 +67,8 @@ def test_neuron_card(built):
     assert len(iou) == 4 and [c.score for c in iou] == sorted([c.score for c in iou], reverse=True)
     S = ws.metric_matrix("iou")
     assert iou[0].score == pytest.approx(S[3].max()) and iou[0].band_kind == "table1"
-    assert iou[0].band > 0 and iou[0].lo == pytest.approx(iou[0].score - iou[0].band / 2)
+    assert iou[0].band > 0 and iou[0].lo == pytest.approx(max(iou[0].score - iou[0].band / 2, 0.0))
+    assert iou[0].hi == pytest.approx(min(iou[0].score + iou[0].band / 2, 1.0))
     p = card.concepts["pearson"][0]
     assert p.band_kind == "empirical" and p.lo <= p.score <= p.hi
     assert card.concepts["pixel_iou"][0].band_kind == "none"
