@@ -182,8 +182,13 @@ class CacheDir:
             raise CacheError(f"{file} cannot be read: {err}") from err
 
     # ---- integrity --------------------------------------------------------------------------------
-    def problems(self, *, checksums: bool = True, required: tuple[str, ...] = ()) -> list[str]:
-        """What does not match the manifest (empty when the directory can be trusted)."""
+    def problems(self, *, checksums: bool = True, required: tuple[str, ...] = (),
+                 only: tuple[str, ...] | None = None) -> list[str]:
+        """What does not match the manifest (empty when the directory can be trusted).
+
+        ``only`` limits the check to those entries: lazily added files (metric matrices, renders)
+        are size-checked when read and recomputed on a mismatch, so opening a workspace need not
+        hash every one of them."""
         out: list[str] = []
         manifest = self.manifest()
         if not manifest:
@@ -192,6 +197,8 @@ class CacheDir:
             if name not in manifest:
                 out.append(f"{name} not in manifest")
         for name, entry in manifest.items():
+            if only is not None and name not in only:
+                continue
             file = self.path / name
             if not file.exists():
                 out.append(f"{name} missing")

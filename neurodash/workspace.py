@@ -215,7 +215,7 @@ class Workspace:
         except CacheError as err:
             self.stale_reason = str(err)
             return
-        problems = self.cache.problems(required=CORE_FILES)
+        problems = self.cache.problems(required=CORE_FILES, only=CORE_FILES)
         if meta.get("fingerprint") != self.fingerprint(meta):
             problems.insert(0, "weights, probe or concepts changed since it was computed")
         if problems:
