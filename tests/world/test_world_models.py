@@ -102,9 +102,9 @@ def test_clip_reaches_recorded_concept_auroc_on_fresh_images(clip):
     values = [v for v in auroc.values() if not math.isnan(v)]
     assert len(values) == len(world.vocabulary())
     assert np.mean(values) >= record["mean_auroc"] - 0.02
-    # the issue aims at 0.9; what the shipped model reaches is recorded (assets/README.md). Chance
+    # the issue aims at 0.9 and the shipped model records 0.903 (assets/README.md). Chance
     # is 0.5; colours and backgrounds must be near perfect.
-    assert record["mean_auroc"] >= 0.8
+    assert record["mean_auroc"] >= 0.88
     for name in ("red", "blue", "white", "gray background", "grid background", "noisy background"):
         assert auroc[name] >= 0.95, name
 
