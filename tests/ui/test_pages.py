@@ -194,9 +194,10 @@ def test_verify_page_select_and_render(ready_home):
     assert "selective neurons" in labels
     at.multiselect(key="verify_concepts").set_value([at.multiselect(key="verify_concepts").options[0]])
     at.number_input(key="verify_m").set_value(4)
+    assert at.radio(key="verify_rule").value.startswith("mean AR")  # the paper's rule by default
     go = [b for b in at.get("button") if getattr(b, "label", "") == "Render and verify"]
     go[0].click().run()
-    for _ in range(60):  # the render runs in a thread; AppTest reruns instead of the browser's polling
+    for _ in range(120):  # the render runs in a thread; AppTest reruns instead of the browser's polling
         if at.dataframe and any("verdict" in d.value.columns for d in at.dataframe):
             break
         at.run()
@@ -205,6 +206,7 @@ def test_verify_page_select_and_render(ready_home):
     assert tables, "no verification result"
     row = tables[0].iloc[0]
     assert 0.0 <= row["AR"] <= 1.0 and row["verdict"] in ("verified", "rejected") and row["m"] == 4
+    assert "mean AR" in " ".join(_texts(at.caption) + _texts(at.markdown)), "the threshold's source is shown"
 
 
 def test_sidebar_search_by_concept_opens_a_neuron(ready_home):
@@ -227,6 +229,7 @@ def test_verify_generator_failure_is_a_message(ready_home):
     at = _open("views/verify.py", neuron=0)
     at.selectbox(key="verify_generator").set_value("diffusers")
     at.text_input(key="verify_model").set_value("/no/such/pipeline")
+    at.radio(key="verify_rule").set_value("0.5")  # a fixed threshold: the failure comes at the first render
     go = [b for b in at.get("button") if getattr(b, "label", "") == "Render and verify"]
     go[0].click().run()
     for _ in range(50):  # the pipeline load fails in the background job
