@@ -33,22 +33,8 @@ from common import ratio_report  # noqa: E402
 from neurodash import extract as ex  # noqa: E402
 from neurodash import world  # noqa: E402
 from neurodash.models import LayerReader, load_model  # noqa: E402
+from neurodash.probes import ArrayProbe  # noqa: E402
 from neurodash.workspace import DEFAULT_PROBE_N  # noqa: E402
-
-
-class MemProbe:
-    def __init__(self, images):
-        self._images = images
-
-    def __len__(self):
-        return len(self._images)
-
-    def images(self, ids):
-        return self._images[np.asarray(ids)]
-
-    def chunks(self, batch, masks=False):
-        for s in range(0, len(self._images), batch):
-            yield s, self._images[s:s + batch]
 
 
 def cnn_weights(tmp: Path) -> str | None:
@@ -65,7 +51,7 @@ def cnn_weights(tmp: Path) -> str | None:
 def throughput(model: str, layer: str, images: np.ndarray, batch: int, weights=None, repeats=3):
     lm = load_model(model, weights=weights, device="cpu")
     reader = LayerReader(lm, layer)
-    probe = MemProbe(images)
+    probe = ArrayProbe(images)
     n = len(images)
     n_neurons, _ = ex.probe_shape(reader, probe)
     tmp = tempfile.NamedTemporaryFile(suffix=".npy", delete=False)

@@ -89,6 +89,35 @@ class WorldProbe:
         return self._labels
 
 
+# ---- images already in memory ---------------------------------------------------------------------
+
+class ArrayProbe:
+    """Images already in memory (uint8 (n,H,W,3)) as a probe: the interface of WorldProbe /
+    FolderProbe, for tests and benchmarks that feed extraction fixed arrays."""
+
+    has_masks = False
+    labels = None
+    label_names: list = []
+
+    def __init__(self, images: np.ndarray):
+        self._images = images
+        self.size = images.shape[1]
+
+    def __len__(self):
+        return len(self._images)
+
+    def images(self, ids):
+        return self._images[np.asarray(ids)]
+
+    def chunks(self, batch, masks=False):
+        for s in range(0, len(self._images), batch):
+            yield s, self._images[s:s + batch]
+
+    def listing_hash(self):
+        # the pixels are the listing: a cache keyed on it changes when the images do
+        return "array:" + hashlib.sha256(np.ascontiguousarray(self._images).tobytes()).hexdigest()[:16]
+
+
 # ---- an image folder ------------------------------------------------------------------------------
 
 @dataclass

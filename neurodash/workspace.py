@@ -10,7 +10,8 @@ Choices documented here:
 - default metrics: DEFAULT_METRICS (+ "pixel_iou" where the probe has masks);
 - bands: Table 1's Cor. 3.2 band 2·r(δ/|C|) where the metric has a rate ("table1"); else an empirical
   bootstrap percentile interval of the score at level 1−δ ("empirical", K=EMPIRICAL_K resamples);
-  pixel IoU has neither (its per-image counts are not kept): "none";
+  pixel IoU has neither (its per-image counts are not kept), nor soft-WPMI (its marginal spans the
+  layer, so a one-neuron bootstrap would bound another score): "none";
 - ground-truth concept of a neuron (shapes world): its best pixel-IoU concept (image-level IoU where
   no masks); the sanity report uses these (neuron, best-IoU concept) pairs, all neurons.
 """
@@ -549,7 +550,9 @@ class Workspace:
                 out.append(ConceptScore(names[c], int(c), float(scores[c]), float(band[j]),
                                         float(max(scores[c] - r, lo_range)),
                                         float(min(scores[c] + r, hi_range)), "table1"))
-        elif metric == "pixel_iou":
+        elif metric in ("pixel_iou", "soft_wpmi"):
+            # pixel IoU has no sample-level resampling here, and soft-WPMI's marginal spans the
+            # whole layer, so a one-neuron bootstrap would bound a different score: no band
             for c in idx:
                 out.append(ConceptScore(names[c], int(c), float(scores[c]), math.nan, math.nan,
                                         math.nan, "none"))
@@ -562,16 +565,13 @@ class Workspace:
 
     def _empirical_interval(self, neuron: int, metric: str, idx: np.ndarray, delta: float,
                             K: int = EMPIRICAL_K, seed: int = 0):
-        """Percentile interval (level 1−δ) of the score over K bootstrap resamples of the probe.
-        K small weighted calls on an (n,1)×(n,k) problem: cheap for one card's top concepts."""
-        from neurodash.stats import metrics as M
-        a = np.asarray(self.acts[:, [neuron]], dtype=np.float64)
-        c = np.asarray(self.concepts[:, idx], dtype=np.float64)
-        n = len(a)
-        rng = np.random.default_rng(seed)
-        W = rng.multinomial(n, np.full(n, 1.0 / n), size=K).astype(np.float64)
-        sims = np.stack([np.asarray(M.similarity(a, c, M.METRICS[metric], weights=w))[0] for w in W])
-        return (np.nanquantile(sims, delta / 2, axis=0), np.nanquantile(sims, 1 - delta / 2, axis=0))
+        """Percentile interval (level 1−δ) of the score over K bootstrap resamples of the probe,
+        all K scored in one batched call."""
+        from neurodash.stats import bootstrap as B
+        sims = B.bootstrap_scores(np.asarray(self.acts[:, neuron]), self.concepts[:, idx], metric,
+                                  K=K, seed=seed)
+        lo, hi = zip(*(B.score_interval(sims[:, j], 1 - delta) for j in range(len(idx))))
+        return np.asarray(lo), np.asarray(hi)
 
     # ---- neuron card / layer table ------------------------------------------------------------------
     def neuron_card(self, neuron: int, *, metrics=None, top_concepts: int = 5,

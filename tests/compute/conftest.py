@@ -55,31 +55,8 @@ def home(tmp_path, monkeypatch):
     return h
 
 
-class ArrayProbe:
-    """An in-memory probe (the same interface as probes.WorldProbe / FolderProbe)."""
-
-    has_masks = False
-    labels = None
-    label_names: list = []
-
-    def __init__(self, images: np.ndarray):
-        self._images = images
-        self.size = images.shape[1]
-
-    def __len__(self):
-        return len(self._images)
-
-    def images(self, ids):
-        return self._images[np.asarray(ids)]
-
-    def chunks(self, batch, masks=False):
-        for s in range(0, len(self._images), batch):
-            yield s, self._images[s:s + batch]
-
-    def listing_hash(self):
-        return "array"
-
-
 @pytest.fixture()
 def array_probe():
+    from neurodash.probes import ArrayProbe
+
     return ArrayProbe
