@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from neurodash.assets import ASSETS
 IMAGENET_FILE = ASSETS / "imagenet_classes.txt"
 
 DEFAULT_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image showing a {}.", "{}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cnn import ASSETS
+from neurodash.assets import ASSETS
 
 CLIP_NAME = "tiny_clip"  # the config's file stem is its open_clip model name
 CLIP_CONFIG = ASSETS / "tiny_clip.json"

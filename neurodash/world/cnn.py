@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+from neurodash.assets import ASSETS
 CNN_WEIGHTS = ASSETS / "shapes_cnn.safetensors"
 CNN_META = ASSETS / "shapes_cnn.record.json"
 WIDTHS = (32, 64, 128, 128)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .cnn import ASSETS
+from neurodash.assets import ASSETS
 
 DEFAULTS = {
     "cnn": {"steps": 1500, "batch": 64, "lr": 2e-3, "eval_n": 2000},
