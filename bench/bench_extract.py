@@ -27,14 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ratio_report  # noqa: E402
+from bench.common import ratio_report
 
-from neurodash import extract as ex  # noqa: E402
-from neurodash import world  # noqa: E402
-from neurodash.models import LayerReader, load_model  # noqa: E402
-from neurodash.probes import ArrayProbe  # noqa: E402
-from neurodash.workspace import DEFAULT_PROBE_N  # noqa: E402
+from neurodash import extract as ex
+from neurodash import world
+from neurodash.models import LayerReader, load_model
+from neurodash.probes import ArrayProbe
+from neurodash.recipe import DEFAULT_PROBE_N
 
 
 def cnn_weights(tmp: Path) -> str | None:

@@ -12,17 +12,14 @@ identifications (a few timed, scaled to K).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import best_times, ratio_report  # noqa: E402
+from bench.common import best_times, ratio_report
 
-from neurodash.stats.bootstrap import bootstrap_winners, resample_counts  # noqa: E402
-from neurodash.stats.metrics import similarity  # noqa: E402
+from neurodash.stats.bootstrap import bootstrap_winners, resample_counts
+from neurodash.stats.metrics import similarity
 
 
 def part1(n, N, C, repeats):

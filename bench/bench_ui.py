@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "ui"))
-from browser import CHARTS_DRAWN_JS, IMAGES_LOADED_JS, chromium_page, serve_app, wait_idle  # noqa: E402
+from tests.views.browser import CHARTS_DRAWN_JS, IMAGES_LOADED_JS, chromium_page, serve_app, wait_idle
 
 IMAGES = 12  # the Neuron page's default k
 CHARTS = 2

@@ -9,15 +9,12 @@ times a bare memory write of the output the renderer costs; images/s is printed 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_times  # noqa: E402
+from bench.common import best_times
 
-from neurodash import world  # noqa: E402
+from neurodash import world
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`python -m neurodash ...`: see neurodash/cli.py."""
+"""`python -m neurodash ...`: see neurodash/cli/."""
 import sys
 
 from neurodash.cli import main

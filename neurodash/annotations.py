@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pandas as pd
 from filelock import FileLock
 
 from neurodash.cache import atomic_write_text
@@ -96,3 +97,16 @@ def _from_record(neuron: int, rec: dict) -> Annotation:
     return Annotation(neuron=neuron, status=rec.get("status", "unreviewed"),
                       flags=tuple(rec.get("flags", ())), note=rec.get("note", ""),
                       updated=rec.get("updated", ""))
+
+
+def annotation_columns(notes: dict[int, Annotation], neurons) -> pd.DataFrame:
+    """The saved triage record of each neuron as columns (status, manual_flags, note, updated),
+    indexed like `neurons`: the one place annotations are joined into a table, always read fresh
+    (cached analysis results never hold them)."""
+    neurons = [int(j) for j in neurons]
+    return pd.DataFrame({
+        "status": [notes[j].status if j in notes else "unreviewed" for j in neurons],
+        "manual_flags": [", ".join(notes[j].flags) if j in notes else "" for j in neurons],
+        "note": [notes[j].note if j in notes else "" for j in neurons],
+        "updated": [notes[j].updated if j in notes else "" for j in neurons],
+    }, index=neurons)

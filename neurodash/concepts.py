@@ -16,12 +16,14 @@ Activations:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from neurodash.assets import ASSETS
+
 IMAGENET_FILE = ASSETS / "imagenet_classes.txt"
 
 DEFAULT_TEMPLATES = ("a photo of a {}.", "a picture of a {}.", "an image showing a {}.", "{}")
@@ -156,6 +158,35 @@ def load_clip_source(source: str, weights=None):
         model, _, tokenizer = load_open_clip(source.split(":", 1)[1], weights)
         return model, tokenizer
     raise ConceptError(f"unknown concept source {source!r}; use ground_truth, clip or open_clip:<arch>")
+
+
+class TemplatedClip:
+    """A CLIP scorer whose text side averages a fixed set of prompt templates: the interface SIEVE
+    uses (encode_images(uint8 images), encode_texts(names)), both L2-normalised."""
+
+    def __init__(self, scorer: ClipScorer, templates, key: str = ""):
+        self.scorer, self.templates, self.key = scorer, tuple(templates), key
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        return self.scorer.encode_images(images)
+
+    def encode_texts(self, names) -> np.ndarray:
+        return self.scorer.encode_texts(list(names), self.templates)
+
+
+def clip_key(source: str = "clip", weights=None) -> str:
+    """What identifies the CLIP of a concept source, without loading it."""
+    return f"{source}:{weights}"
+
+
+@functools.lru_cache(maxsize=4)
+def clip_for_source(source: str = "clip", weights: str | None = None) -> TemplatedClip:
+    """The CLIP of a concept source ("clip": the shipped tiny CLIP; "open_clip:<arch>"), loaded once."""
+    model, tokenizer = load_clip_source(source, weights)
+    # the tiny CLIP learnt captions that are bare concept names; real CLIPs do better with
+    # CLIP-style prompts
+    templates = ("{}",) if source == "clip" else DEFAULT_TEMPLATES
+    return TemplatedClip(ClipScorer(model, tokenizer), templates, clip_key(source, weights))
 
 
 def clip_concepts(probe, names: list[str], scorer: ClipScorer, *, mode: str = "softmax",

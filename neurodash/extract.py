@@ -15,12 +15,9 @@ import numpy as np
 import torch
 
 from neurodash.models import LayerReader
+from neurodash.progress import check
 
 PIXEL_QUANTILE = 0.005  # NetDissect: a unit is "on" at its top 0.5% of map values over the probe
-
-
-class Cancelled(RuntimeError):
-    """Extraction stopped because the cancel event was set."""
 
 
 @dataclass
@@ -116,8 +113,7 @@ def extract(reader: LayerReader, probe, out: np.ndarray, *, k: int = 20, batch: 
     top = tops = None
     done = 0
     for start, images in probe.chunks(batch):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("extraction cancelled")
+        check(cancel, "extraction")
         pooled, maps = reader.read(to_input(images))
         if top is None:
             top = TopK(n_neurons, min(k, n), tuple(maps.shape[2:]), device)
@@ -167,8 +163,7 @@ def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 6
     inter = on = present = None
     done = 0
     for start, _images, _labels, masks in probe.chunks(batch, masks=True):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("pixel IoU cancelled")
+        check(cancel, "pixel IoU")
         b = len(masks)
         mp = torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device)
         n_concepts = masks.shape[1]

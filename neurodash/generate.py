@@ -11,32 +11,25 @@
 
 Image i of a render depends only on (seed, i), so a render of m images is a prefix of a render of
 more. Every failure a user can cause or meet (missing weights, out of memory, cancel) surfaces as a
-`GeneratorError` with a readable message; nothing else is touched.
-`GenerationJob` runs any such work in a thread, reporting progress and honouring cancel.
+`GeneratorError` with a readable message (a cancel raises `neurodash.progress.Cancelled`); nothing
+else is touched.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
-Progress = Callable[[float, str], None]
+from neurodash.progress import Cancelled, Progress, check, report
 
 GENERATORS = ("world", "diffusers")
 
 
 class GeneratorError(RuntimeError):
     """A generator could not produce images; the message says why and what to do."""
-
-
-class Cancelled(GeneratorError):
-    """The caller cancelled the work."""
-
-    def __init__(self, message: str = "cancelled by the user"):
-        super().__init__(message)
 
 
 class Generator(Protocol):
@@ -46,16 +39,6 @@ class Generator(Protocol):
 
     def render(self, concept: str, m: int, seed: int = 0, progress: Optional[Progress] = None,
                cancel: Any = None) -> np.ndarray: ...
-
-
-def _report(progress: Optional[Progress], fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(float(min(max(fraction, 0.0), 1.0)), message)
-
-
-def _check_cancel(cancel: Any) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled()
 
 
 def image_seed(seed: int, i: int) -> int:
@@ -89,11 +72,11 @@ class WorldGenerator:
             raise GeneratorError(
                 f"the world renderer knows no concept {concept!r}; it renders the shapes-world "
                 f"vocabulary ({', '.join(world.vocabulary())})")
-        _check_cancel(cancel)
-        _report(progress, 0.0, f"rendering {m} images of {concept!r}")
+        check(cancel)
+        report(progress, 0.0, f"rendering {m} images of {concept!r}")
         images, _, _ = world.render_concept(concept, int(m), seed=int(seed), size=self.size)
-        _check_cancel(cancel)
-        _report(progress, 1.0, f"rendered {m} images of {concept!r}")
+        check(cancel)
+        report(progress, 1.0, f"rendered {m} images of {concept!r}")
         return np.ascontiguousarray(images, dtype=np.uint8)
 
 
@@ -210,8 +193,8 @@ class DiffusersGenerator:
         m = int(m)
         if m < 1:
             raise GeneratorError("m must be at least 1")
-        _check_cancel(cancel)
-        _report(progress, 0.0, f"loading {self.model}")
+        check(cancel)
+        report(progress, 0.0, f"loading {self.model}")
         pipe = self.pipeline()
         prompt = self.prompt(concept)
         total = m * self.steps
@@ -221,8 +204,8 @@ class DiffusersGenerator:
             done_before = start * self.steps
 
             def on_step(_pipe, step, _timestep, kwargs, _count=count, _done=done_before):
-                _check_cancel(cancel)
-                _report(progress, (_done + (step + 1) * _count) / total,
+                check(cancel)
+                report(progress, (_done + (step + 1) * _count) / total,
                         f"{prompt!r}: image {start + 1}-{start + _count} of {m}, step {step + 1}/{self.steps}")
                 return kwargs
 
@@ -240,7 +223,7 @@ class DiffusersGenerator:
             try:
                 with torch.inference_mode():
                     images = pipe(**kwargs).images
-            except GeneratorError:
+            except (GeneratorError, Cancelled):
                 raise
             except Exception as err:
                 if _is_oom(err):
@@ -253,7 +236,7 @@ class DiffusersGenerator:
                 raise GeneratorError(f"{self.model!r} failed: {type(err).__name__}: {err}") from err
             arr = np.asarray(images, dtype=np.float32)
             out.append(np.clip(np.round(arr * 255.0), 0, 255).astype(np.uint8))
-        _report(progress, 1.0, f"rendered {m} images of {prompt!r}")
+        report(progress, 1.0, f"rendered {m} images of {prompt!r}")
         return np.concatenate(out, axis=0)
 
 
@@ -271,73 +254,3 @@ def get_generator(name: str = "world", **options) -> Generator:
         except TypeError as err:
             raise GeneratorError(f"bad diffusers option: {err}") from err
     raise GeneratorError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-class GenerationJob:
-    """Runs `work(progress, cancel)` in a background thread.
-
-    Poll `.progress` ((fraction, message)) and `.state` ("running", "done", "failed",
-    "cancelled"); `.cancel()` asks the work to stop at its next check; `.result()` waits and returns
-    the value or raises the error the work raised (a GeneratorError for generator failures).
-    """
-
-    def __init__(self, work: Callable[[Progress, threading.Event], Any], *, start: bool = True):
-        self._work = work
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._progress = (0.0, "queued")
-        self._result: Any = None
-        self._error: Optional[BaseException] = None
-        self.state = "queued"
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        if start:
-            self.start()
-
-    def start(self) -> "GenerationJob":
-        self.state = "running"
-        self._thread.start()
-        return self
-
-    def _set_progress(self, fraction: float, message: str) -> None:
-        with self._lock:
-            self._progress = (float(fraction), str(message))
-
-    @property
-    def progress(self) -> tuple[float, str]:
-        with self._lock:
-            return self._progress
-
-    def _run(self) -> None:
-        try:
-            self._result = self._work(self._set_progress, self._cancel)
-            self.state = "done"
-        except Cancelled as err:
-            self._error = err
-            self.state = "cancelled"
-        except BaseException as err:  # noqa: BLE001 - handed back to the caller through result()
-            self._error = err
-            self.state = "failed"
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def done(self) -> bool:
-        return not self._thread.is_alive() and self.state != "queued"
-
-    def wait(self, timeout: Optional[float] = None) -> bool:
-        self._thread.join(timeout)
-        return self.done()
-
-    @property
-    def error(self) -> Optional[BaseException]:
-        return self._error
-
-    def result(self, timeout: Optional[float] = None) -> Any:
-        if not self.wait(timeout):
-            raise TimeoutError("the job is still running")
-        if self._error is not None:
-            raise self._error
-        return self._result

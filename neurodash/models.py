@@ -124,17 +124,6 @@ def _load_into(module: nn.Module, sd: dict, source: Path) -> None:
                          f"{' '.join(first[:3])[:400]}") from err
 
 
-def state_dict_hash(module: nn.Module) -> str:
-    """sha256 over a module's parameters and buffers (names, shapes, bytes)."""
-    import hashlib
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 # ---- torchvision ----------------------------------------------------------------------------------
 
 def torchvision_names() -> list[str]:

@@ -17,8 +17,9 @@ c1.metric("SIEVE selectivity (P99/median)", f"{card.selectivity:.3g}",
           "selective" if card.selective else "not selective", delta_color="normal" if card.selective else "inverse")
 c2.metric("top-1% threshold", f"{card.top1_threshold:.3g}")
 if card.ground_truth is not None:
-    c3.metric("ground-truth concept", card.ground_truth.concept, f"pixel IoU {card.ground_truth.score:.3f}"
-              if ws.has_masks else f"IoU {card.ground_truth.score:.3f}", delta_color="off")
+    gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
+    c3.metric("ground-truth concept", card.ground_truth.concept, f"{gt_label} {card.ground_truth.score:.3f}",
+              delta_color="off")
 note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are not
 c4.metric("triage status", note.status, ", ".join(note.flags) or None, delta_color="off")
 

@@ -60,7 +60,8 @@ with st.form("verify_form"):
 
 if go:
     with ui.guard("Cannot start the render"):
-        generator = ui.make_generator(generator_name, model_dir)
+        options = {"model": model_dir.strip() or None} if generator_name == "diffusers" else {}
+        generator = ui.get_generator(generator_name, **options)
         threshold = None if rule == MEAN_AR_RULE else float(rule)
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)

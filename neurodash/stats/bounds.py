@@ -114,15 +114,32 @@ def error_probability(metric, neuron_active, concept_present, gap, n_concepts):
     return _finish(np.atleast_2d(p), scalar)
 
 
-def coverage_lower_bound(K: int, k_S: int, p: float) -> float:
-    """Thm 4.1, Eq. 9 as printed: P(c* ∈ S) ≥ Σ_{i=0}^{K−k(S)−1} C(K,i) p^i (1−p)^{K−i}.
-
-    That sum is the Binomial(K, p) CDF at K − k(S) − 1 (an empty sum, 0, when k(S) = K).
-    Vacuous (0) when p ≥ 1. NaN when p is NaN (metric without a rate).
-    """
+def _check_coverage_args(K: int, k_S: int) -> None:
     if not (0 <= k_S <= K):
         raise ValueError(f"k_S must be in [0, K={K}], got {k_S}")
-    if p is None or (isinstance(p, float) and math.isnan(p)):
+
+
+def coverage_lower_bound(K: int, k_S: int, p: float) -> float:
+    """Thm 4.1 as derived (Appendix A, Eq. 16): P(c* ∈ S) ≥ P(Bin(K, p) ≤ k(S) − 1)
+    = Σ_{i=0}^{k(S)−1} C(K,i) p^i (1−p)^{K−i}.
+
+    c* ∉ S implies the true winner won at most K − k(S) resamples, with k* ~ Bin(K, 1 − p); hence
+    the bound grows with the set. Vacuous (0) when p ≥ 1; NaN when p is NaN (no rate).
+    """
+    _check_coverage_args(K, k_S)
+    if p is None or math.isnan(p):
+        return float("nan")
+    if p >= 1:
+        return 0.0
+    return float(binom.cdf(k_S - 1, K, p)) if k_S >= 1 else 0.0
+
+
+def coverage_lower_bound_printed(K: int, k_S: int, p: float) -> float:
+    """Eq. 9 as printed in the paper: Σ_{i=0}^{K−k(S)−1} C(K,i) p^i (1−p)^{K−i}, the Binomial(K, p)
+    CDF at K − k(S) − 1. It falls as the set grows and is 0 when the set holds every winner; shown
+    only beside the derived form, labelled. Vacuous (0) when p ≥ 1; NaN when p is NaN."""
+    _check_coverage_args(K, k_S)
+    if p is None or math.isnan(p):
         return float("nan")
     if p >= 1:
         return 0.0

@@ -6,6 +6,7 @@ neuron; everything that computes comes through the loaders (cached) and neurodas
 
 from neurodash import reports, triage
 from neurodash.annotations import STATUSES
+from neurodash.generate import get_generator
 from neurodash.ui import charts, jobs
 from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
@@ -26,7 +27,6 @@ from neurodash.ui.loaders import (
     chosen_concept_ar,
     hypotheses,
     layer_be,
-    make_generator,
     rendered_images,
     sieve_layer_table,
     sieve_select,
@@ -47,6 +47,6 @@ from neurodash.workspace import TOP_K
 __all__ = [
     "reports", "triage", "STATUSES", "jobs", "charts", "Context", "current", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
     "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images",
-    "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "make_generator", "rendered_images",
+    "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
 ]

@@ -13,27 +13,21 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from neurodash.recipe import Recipe, recipe_fields
 from neurodash.stats import metrics as _metrics
 from neurodash.ui import loaders, params
 from neurodash.ui.widgets import guard, progress_callback
-from neurodash.workspace import Recipe, Workspace
+from neurodash.workspace import Workspace
 
 CTX = "nd__ctx"
 PROBE_SIZE_ENV = "NEURODASH_PROBE_SIZE"  # world probe size of the default workspace (tests, demos)
 
-RECIPE_FIELDS = [f.name for f in dataclasses.fields(Recipe)]
-INT_FIELDS = {f.name for f in dataclasses.fields(Recipe) if f.type in ("int", int)}
+FIELDS = {f.name: f for f in recipe_fields()}  # the sidebar is built from the Recipe's metadata
+RECIPE_FIELDS = list(FIELDS)
+INT_FIELDS = {name for name, f in FIELDS.items() if f.metadata.get("widget") == "number"}
 URL_ALWAYS = ("model", "layer")  # always in the link; other recipe fields only when not default
 VIEW_FIELDS = ("neuron", "metric")
 MANAGED = tuple(RECIPE_FIELDS) + VIEW_FIELDS  # the URL keys the sidebar owns
-SOURCES = ("ground_truth", "clip")
-HELP = {
-    "model": "shapes-cnn and tiny-clip ship with neurodash; type a torchvision name (its weights must be "
-             "in the torch cache) or 'checkpoint' with weights + arch under Advanced.",
-    "probe": "'world' (the shapes world) or the path of an image folder.",
-    "concept_set": "'world', 'imagenet' or the path of a text file with one concept a line.",
-    "concept_source": "ground_truth: the probe's labels; clip: the shipped tiny CLIP scores each concept.",
-}
 
 
 @dataclass
@@ -118,11 +112,28 @@ def _options(*groups) -> list:
     return out
 
 
-def _select(sb, label: str, field: str, options: list, *, new: bool = True, fallback=None):
+def _select(sb, field: str, options: list, *, fallback=None):
+    meta = FIELDS[field].metadata
     key = params.state_key(field)
     if st.session_state.get(key) not in options:
         st.session_state[key] = fallback if fallback in options else options[0]
-    return sb.selectbox(label, options, key=key, accept_new_options=new, help=HELP.get(field))
+    return sb.selectbox(meta["label"], options, key=key, accept_new_options=not meta["choices"],
+                        help=meta["help"])
+
+
+def _field_widget(sb, field: str, known: list[Recipe]) -> None:
+    """The widget a Recipe field's metadata asks for (model and layer are drawn by the caller)."""
+    meta = FIELDS[field].metadata
+    key = params.state_key(field)
+    if meta["widget"] == "number":
+        sb.number_input(meta["label"], min_value=meta["minimum"], step=1, key=key, help=meta["help"])
+    elif meta["widget"] == "text":
+        if st.session_state.get(key) is None:
+            st.session_state[key] = ""
+        sb.text_input(meta["label"], key=key, help=meta["help"])
+    else:
+        _select(sb, field, _options([st.session_state[key]], meta["choices"] or meta["suggestions"],
+                                    [getattr(r, field) for r in known]))
 
 
 def _apply_pending(base: Recipe) -> None:
@@ -149,16 +160,9 @@ def _pick_known(label_to_recipe: dict) -> None:
         st.session_state[params.state_key(field)] = getattr(chosen, field)
 
 
-def _recipe_widgets(sb, base: Recipe) -> Recipe:
-    for field in RECIPE_FIELDS:  # defaults for a fresh session
-        st.session_state.setdefault(params.state_key(field), getattr(base, field))
-    known = loaders.known_recipes(loaders.home())
-    if known:
-        labels = {r.label(): r for r in known}
-        sb.selectbox("Computed workspaces", list(labels), index=None, key="nd__known",
-                     placeholder=f"{len(labels)} on disk: pick one…", on_change=_pick_known, args=(labels,))
+def _layer_widget(sb, model: str, base: Recipe, known: list[Recipe]) -> None:
+    """The layer picker: the model's own layers when they can be listed, else the known ones."""
     val = lambda f: st.session_state[params.state_key(f)]  # noqa: E731
-    model = _select(sb, "Model", "model", _options([val("model"), "shapes-cnn", "tiny-clip"], [r.model for r in known]))
     layers: list[str] = []
     try:
         layers = loaders.layer_names(model, val("weights"), val("arch"))
@@ -172,25 +176,30 @@ def _recipe_widgets(sb, base: Recipe) -> Recipe:
     if layers and asked and asked not in layers and st.session_state.get("nd__last_model", model) == model:
         st.error(f"{model} has no layer {asked!r}; showing {fallback!r}. Its layers: {', '.join(layers)}.")
     st.session_state["nd__last_model"] = model
-    _select(sb, "Layer", "layer", options, fallback=fallback)
-    probe = _select(sb, "Probe", "probe", _options([val("probe"), "world"], [r.probe for r in known]))
-    if probe == "world":
-        sb.number_input("World probe size", min_value=10, max_value=1_000_000, step=100,
-                        key=params.state_key("probe_n"))
-    _select(sb, "Concept set", "concept_set", _options([val("concept_set"), "world", "imagenet"],
-                                                      [r.concept_set for r in known]))
-    _select(sb, "Concept source", "concept_source", _options([val("concept_source")], SOURCES,
-                                                            [r.concept_source for r in known]))
+    _select(sb, "layer", options, fallback=fallback)
+
+
+def _recipe_widgets(sb, base: Recipe) -> Recipe:
+    for field in RECIPE_FIELDS:  # defaults for a fresh session
+        st.session_state.setdefault(params.state_key(field), getattr(base, field))
+    known = loaders.known_recipes(loaders.home())
+    if known:
+        labels = {r.label(): r for r in known}
+        sb.selectbox("Computed workspaces", list(labels), index=None, key="nd__known",
+                     placeholder=f"{len(labels)} on disk: pick one…", on_change=_pick_known, args=(labels,))
+    val = lambda f: st.session_state[params.state_key(f)]  # noqa: E731
+    model = _select(sb, "model", _options([val("model")], FIELDS["model"].metadata["suggestions"],
+                                          [r.model for r in known]))
+    _layer_widget(sb, model, base, known)
+    basic = [f for f in RECIPE_FIELDS if f not in ("model", "layer") and not FIELDS[f].metadata["advanced"]]
+    advanced = [f for f in RECIPE_FIELDS if FIELDS[f].metadata["advanced"]]
+    for field in basic:
+        if val("probe") == "world" or not FIELDS[field].metadata["world_only"]:
+            _field_widget(sb, field, known)
     if sb.toggle("advanced options", key="nd__advanced"):
-        sb.number_input("World probe seed", min_value=0, step=1, key=params.state_key("probe_seed"))
-        _select(sb, "CLIP activations", "clip_mode", _options([val("clip_mode"), "softmax", "sigmoid"]), new=False)
-        _select(sb, "Pooling", "pooling", _options([val("pooling"), "auto", "mean", "max", "cls"]), new=False)
-        for field, label in (("weights", "Model weights file"), ("arch", "Architecture (for 'checkpoint')"),
-                             ("clip_weights", "open_clip weights file"), ("labels_csv", "Labels CSV of a folder probe")):
-            key = params.state_key(field)
-            if st.session_state.get(key) is None:
-                st.session_state[key] = ""
-            sb.text_input(label, key=key)
+        for field in advanced:
+            if val("probe") == "world" or not FIELDS[field].metadata["world_only"]:
+                _field_widget(sb, field, known)
     values = {f: _coerce(f, st.session_state[params.state_key(f)]) for f in RECIPE_FIELDS}
     return Recipe(**values)
 
@@ -207,9 +216,8 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
         if not st.button("Precompute this workspace", type="primary", key="nd__precompute"):
             return None
     bar = st.progress(0.0, text=f"Precomputing {recipe.label()} (once; reused afterwards)…")
-    ws.precompute(progress=progress_callback(bar))
+    loaders.build(ws, progress=progress_callback(bar))
     bar.empty()
-    loaders.known_recipes.clear()
     return ws
 
 

@@ -1,6 +1,6 @@
 """Background jobs with a live progress bar and a Cancel button (renders, long SIEVE runs).
 
-The work runs in a GenerationJob thread; a fragment polls it twice a second (only the fragment
+The work runs in a `neurodash.progress.Job` thread; a fragment polls it twice a second (only the fragment
 reruns, the page stays), and when the job ends the whole page reruns to show its result.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neurodash.generate import GenerationJob
+from neurodash.progress import Job
 
 _PREFIX = "nd__job_"
 
@@ -18,7 +18,7 @@ def start(name: str, work, **meta) -> None:
     old = st.session_state.get(_PREFIX + name)
     if old is not None and not old["job"].done():
         old["job"].cancel()
-    st.session_state[_PREFIX + name] = {"job": GenerationJob(work), "meta": meta}
+    st.session_state[_PREFIX + name] = {"job": Job(work), "meta": meta}
 
 
 def clear(name: str) -> None:

@@ -1,8 +1,9 @@
 """Cached loaders: the one place the dashboard reaches the compute module.
 
-Caches are keyed on the workspace recipe's content hash (plus small scalar arguments), never on
-arrays or on the Workspace object (its underscore-prefixed parameter is not hashed). Results are
-shared read-only between sessions (st.cache_resource): callers must not mutate what they get.
+Caches are keyed on the workspace's version (recipe, fingerprint and build time, plus small scalar
+arguments), never on arrays or on the Workspace object (its underscore-prefixed parameter is not
+hashed), so a workspace rebuilt by another process is never served from stale entries. Results
+are shared read-only between sessions (st.cache_resource): callers must not mutate what they get.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import os
 
 import streamlit as st
 
-from neurodash import reports
-from neurodash.workspace import Recipe, Workspace, list_workspaces
+from neurodash import analysis, reports, sieve
+from neurodash.precompute import precompute
+from neurodash.recipe import Recipe
+from neurodash.stats.metrics import METRICS
+from neurodash.workspace import Workspace, list_workspaces
 
 _ENTRIES = 512  # per-neuron results are small; this bounds memory on a long demo
 
@@ -27,7 +31,17 @@ def _workspace(key: str, home_dir: str | None, _recipe: Recipe) -> Workspace:
 
 
 def workspace(recipe: Recipe) -> Workspace:
-    return _workspace(recipe.key(), home(), recipe)
+    """The recipe's workspace, re-checked when another process rebuilt its cache."""
+    ws = _workspace(recipe.key(), home(), recipe)
+    if ws.changed_on_disk():
+        ws.check()
+    return ws
+
+
+def build(ws: Workspace, progress=None) -> None:
+    """Precompute the workspace's cache (the sidebar's button and the first run)."""
+    precompute(ws, progress=progress)
+    known_recipes.clear()
 
 
 @st.cache_data(show_spinner=False, ttl=10)
@@ -47,38 +61,38 @@ def layer_names(model: str, weights: str | None, arch: str | None) -> list[str]:
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _layer_table(key: str, metrics: tuple, delta: float, _ws: Workspace):
-    return _ws.layer_table(metrics=list(metrics), delta=delta)
+    return analysis.layer_table(_ws, metrics=list(metrics), delta=delta)
 
 
 def layer_table(ws: Workspace, metrics, delta: float = 0.05):
-    return _layer_table(ws.recipe.key(), tuple(metrics), float(delta), ws)
+    return _layer_table(ws.version, tuple(metrics), float(delta), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _neuron_card(key: str, neuron: int, metrics: tuple, delta: float, top: int, _ws: Workspace):
-    return _ws.neuron_card(neuron, metrics=list(metrics), top_concepts=top, delta=delta)
+    return analysis.neuron_card(_ws, neuron, metrics=list(metrics), top_concepts=top, delta=delta)
 
 
 def neuron_card(ws: Workspace, neuron: int, metrics, delta: float = 0.05, top: int = 5):
-    return _neuron_card(ws.recipe.key(), int(neuron), tuple(metrics), float(delta), int(top), ws)
+    return _neuron_card(ws.version, int(neuron), tuple(metrics), float(delta), int(top), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _bootstrap(key: str, neuron: int, metric: str, K: int, seed: int, t, delta: float, _ws: Workspace):
-    return _ws.bootstrap(neuron, metric=metric, K=K, seed=seed, t=t, delta=delta)
+    return analysis.bootstrap(_ws, neuron, metric=metric, K=K, seed=seed, t=t, delta=delta)
 
 
 def bootstrap(ws: Workspace, neuron: int, *, metric: str, K: int = 100, seed: int = 0, t=None, delta: float = 0.05):
-    return _bootstrap(ws.recipe.key(), int(neuron), metric, int(K), int(seed), t, float(delta), ws)
+    return _bootstrap(ws.version, int(neuron), metric, int(K), int(seed), t, float(delta), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _sanity(key: str, metrics: tuple, seed: int, _ws: Workspace):
-    return _ws.sanity_report(metrics=list(metrics), seed=seed)
+    return analysis.sanity_report(_ws, metrics=list(metrics), seed=seed)
 
 
 def sanity_report(ws: Workspace, metrics, seed: int = 0):
-    return _sanity(ws.recipe.key(), tuple(metrics), int(seed), ws)
+    return _sanity(ws.version, tuple(metrics), int(seed), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -87,7 +101,7 @@ def _selectivity(key: str, _ws: Workspace):
 
 
 def selectivity(ws: Workspace):
-    return _selectivity(ws.recipe.key(), ws)
+    return _selectivity(ws.version, ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
@@ -98,7 +112,7 @@ def _top_images(key: str, neuron: int, k: int, _ws: Workspace):
 
 def top_images(ws: Workspace, neuron: int, k: int):
     """(ids, acts, maps, images) of the neuron's k top images."""
-    return _top_images(ws.recipe.key(), int(neuron), int(k), ws)
+    return _top_images(ws.version, int(neuron), int(k), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
@@ -108,7 +122,7 @@ def _quantile_bins(key: str, neuron: int, per_bin: int, _ws: Workspace):
 
 
 def quantile_bins(ws: Workspace, neuron: int, per_bin: int = 6):
-    return _quantile_bins(ws.recipe.key(), int(neuron), int(per_bin), ws)
+    return _quantile_bins(ws.version, int(neuron), int(per_bin), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
@@ -118,10 +132,8 @@ def _histogram(key: str, neuron: int, alpha: float, _ws: Workspace, _card):
 
 def histogram(ws: Workspace, card, metric: str):
     """The card's histogram with thresholds; α is the metric's default binarization share."""
-    from neurodash.stats.metrics import METRICS
-
     alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
-    return _histogram(ws.recipe.key(), int(card.neuron), float(alpha), ws, card)
+    return _histogram(ws.version, int(card.neuron), float(alpha), ws, card)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -151,13 +163,9 @@ def _memo(key: tuple, compute, limit: int = 16):
     return store[key]
 
 
-def has_result(kind: str, ws: Workspace, *args) -> bool:
-    return (kind, ws.recipe.key(), *args) in _long_results()
-
-
 def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float = 0.05, progress=None):
     """BE over every neuron (rows: neuron, be_set, be_set_size, be_stability, be_coverage, gt_in_set…)."""
-    key = ("layer_be", ws.recipe.key(), metric, int(K), int(seed), t, float(delta))
+    key = ("layer_be", ws.version, metric, int(K), int(seed), t, float(delta))
     return _memo(key, lambda: reports.layer_be(ws, metric=metric, K=int(K), seed=int(seed), t=t, delta=delta,
                                                progress=progress))
 
@@ -165,54 +173,37 @@ def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float =
 def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m: int = 20, seed: int = 0,
                       progress=None):
     """AR of each neuron's chosen concept (a Series indexed by neuron)."""
-    key = ("chosen_ar", ws.recipe.key(), metric, generator, int(m), int(seed))
+    key = ("chosen_ar", ws.version, metric, generator, int(m), int(seed))
     return _memo(key, lambda: reports.chosen_concept_ar(ws, layer_table(ws, [metric]), metric, generator=generator,
                                                         m=int(m), seed=int(seed), progress=progress))
 
 
 def sieve_layer_table(ws: Workspace, *, generator: str = "world", m: int = 20, seed: int = 0, beta: float = 10.0,
                       progress=None, cancel=None):
-    from neurodash import sieve
-
-    key = ("sieve_table", ws.recipe.key(), generator, int(m), int(seed), float(beta))
+    key = ("sieve_table", ws.version, generator, int(m), int(seed), float(beta))
     return _memo(key, lambda: sieve.layer_table(ws, generator=generator, m=int(m), seed=int(seed), beta=float(beta),
                                                 progress=progress, cancel=cancel))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _select(key: str, beta: float, _ws: Workspace):
-    from neurodash import sieve
-
     return sieve.select(_ws.acts, beta=beta)
 
 
 def sieve_select(ws: Workspace, beta: float):
-    return _select(ws.recipe.key(), float(beta), ws)
+    return _select(ws.version, float(beta), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _hypotheses(key: str, neuron: int, top: int, _ws: Workspace):
-    from neurodash import sieve
-
     return sieve.hypothesize(_ws, neuron, top=top)
 
 
 def hypotheses(ws: Workspace, neuron: int, top: int = 20):
-    return _hypotheses(ws.recipe.key(), int(neuron), int(top), ws)
-
-
-def make_generator(name: str, model_dir: str = ""):
-    """A SIEVE generator; diffusers needs a local pipeline (GeneratorError with the reason otherwise)."""
-    from neurodash.generate import get_generator
-
-    if name == "diffusers":
-        return get_generator("diffusers", model=model_dir.strip() or None)
-    return get_generator(name)
+    return _hypotheses(ws.version, int(neuron), int(top), ws)
 
 
 def rendered_images(ws: Workspace, concept: str, generator, m: int, seed: int):
-    from neurodash import sieve
-
     return sieve.rendered_images(ws, concept, generator=generator, m=int(m), seed=int(seed))
 
 

@@ -7,7 +7,6 @@ normalisation lives inside the module.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -81,8 +80,3 @@ def load_cnn(weights: str | Path | None = None) -> ShapesCNN:
     model = ShapesCNN(n_concepts)
     model.load_state_dict(state)
     return model.eval()
-
-
-def cnn_meta() -> dict:
-    """Training record of the shipped CNN (assets/shapes_cnn.record.json), {} if absent."""
-    return json.loads(CNN_META.read_text()) if CNN_META.is_file() else {}

@@ -73,14 +73,36 @@ def test_error_probability_solves_the_rate_equation():
     assert np.isnan(B.error_probability("f1", f, c, 0.1, 50))
 
 
-def test_coverage_lower_bound_is_eq9_as_printed():
+def test_coverage_lower_bound_printed_is_eq9_as_printed():
     K, k_S, p = 100, 96, 0.02
     by_hand = sum(math.comb(K, i) * p ** i * (1 - p) ** (K - i) for i in range(K - k_S - 1 + 1))
+    assert B.coverage_lower_bound_printed(K, k_S, p) == pytest.approx(by_hand, rel=1e-12)
+    assert B.coverage_lower_bound_printed(K, k_S, p) == pytest.approx(binom.cdf(3, 100, 0.02))
+    assert B.coverage_lower_bound_printed(K, K, p) == 0.0  # empty sum as printed
+    assert B.coverage_lower_bound_printed(K, 95, 1.0) == 0.0  # vacuous
+    assert B.coverage_lower_bound_printed(10, 5, 0.0) == 1.0
+    with pytest.raises(ValueError):
+        B.coverage_lower_bound_printed(10, 11, 0.1)
+
+
+def test_coverage_lower_bound_is_the_derived_form():
+    # Appendix A, Eq. 16: P(c* in S) >= P(Bin(K, p) <= k(S) - 1)
+    K, k_S, p = 100, 96, 0.02
+    by_hand = sum(math.comb(K, i) * p ** i * (1 - p) ** (K - i) for i in range(k_S))
     assert B.coverage_lower_bound(K, k_S, p) == pytest.approx(by_hand, rel=1e-12)
-    assert B.coverage_lower_bound(K, k_S, p) == pytest.approx(binom.cdf(3, 100, 0.02))
-    assert B.coverage_lower_bound(K, K, p) == 0.0  # empty sum as printed
+    assert B.coverage_lower_bound(K, k_S, p) > 0.999999
+    # the set holding every winner is the most stable case: the derived bound is near 1, the
+    # printed form 0
+    assert B.coverage_lower_bound(K, K, p) == pytest.approx(1 - p ** K, rel=1e-12)
+    assert B.coverage_lower_bound_printed(K, K, p) == 0.0
+    # small hand case: K = 3, k(S) = 2, p = 0.5 -> P(Bin(3, .5) <= 1) = (1 + 3) / 8
+    assert B.coverage_lower_bound(3, 2, 0.5) == pytest.approx(0.5)
+    assert B.coverage_lower_bound(3, 0, 0.1) == 0.0  # an empty set covers nothing
     assert B.coverage_lower_bound(K, 95, 1.0) == 0.0  # vacuous
-    assert B.coverage_lower_bound(10, 5, 0.0) == 1.0
+    assert math.isnan(B.coverage_lower_bound(K, 95, float("nan")))
+    # it grows with the set
+    vals = [B.coverage_lower_bound(50, k, 0.3) for k in range(0, 51, 5)]
+    assert all(a <= b for a, b in zip(vals, vals[1:]))
     with pytest.raises(ValueError):
         B.coverage_lower_bound(10, 11, 0.1)
 

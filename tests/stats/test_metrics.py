@@ -9,7 +9,7 @@ from hypothesis.extra import numpy as hnp
 from neurodash.stats import metrics as M
 from neurodash.stats.metrics import METRICS, binarize, confusion_counts, similarity
 from neurodash.stats.ranks import average_ranks
-import stats_oracle as oracle
+from tests.stats import stats_oracle as oracle
 
 NAMES = list(METRICS)
 

@@ -10,7 +10,7 @@ def _app():
 
     import streamlit as st
 
-    from neurodash.generate import Cancelled
+    from neurodash.progress import Cancelled
     from neurodash.ui import jobs
 
     def work(progress, cancel):

@@ -1,0 +1,65 @@
+"""The fingerprint of a workspace: a hash of everything that changes its numbers.
+
+The cache directory is keyed by the recipe alone (so triage notes survive a weights change); its
+``meta.json`` records this fingerprint, and a mismatch means "recompute". It covers the recipe, the
+model weights, the CLIP of a CLIP concept source, the probe's listing, the concept names and the
+cache format version.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurodash import cache as cache_mod
+from neurodash.recipe import Recipe, RecipeError
+
+
+def weights_identity(recipe: Recipe, root: Path) -> str:
+    """Content hash of the model weights the recipe loads ("random" for a random init)."""
+    r = recipe
+    if r.weights == "random":
+        return "random"
+    if r.weights:
+        return cache_mod.memo_file_sha256(r.weights, root)
+    if r.model == "shapes-cnn":
+        from neurodash.world import cnn
+        return cache_mod.memo_file_sha256(cnn.CNN_WEIGHTS, root)
+    if r.model == "tiny-clip":
+        return tiny_clip_identity(root)
+    from neurodash import models
+    if r.model.startswith("open_clip:") or r.model == "checkpoint":
+        raise models.ModelError(f"model {r.model} needs --weights FILE")
+    path, _url = models.torchvision_default_file(r.model)
+    if not path.is_file():
+        models.load_model(r.model, device="cpu")  # raises the "where to put it" message
+    return cache_mod.memo_file_sha256(path, root)
+
+
+def tiny_clip_identity(root: Path) -> str:
+    from neurodash.world import clip as wclip
+    return cache_mod.memo_file_sha256(wclip.CLIP_WEIGHTS, root)
+
+
+def clip_identity(recipe: Recipe, root: Path) -> str:
+    """Content hash of the CLIP behind a CLIP concept source ("" for ground truth)."""
+    src = recipe.concept_source
+    if src == "clip":
+        if recipe.clip_weights:
+            return cache_mod.memo_file_sha256(recipe.clip_weights, root)
+        return tiny_clip_identity(root)
+    if src.startswith("open_clip:"):
+        if not recipe.clip_weights:
+            raise RecipeError(f"concept source {src} needs --clip-weights FILE")
+        return cache_mod.memo_file_sha256(recipe.clip_weights, root)
+    return ""
+
+
+def fingerprint(recipe: Recipe, root: Path, probe_listing_hash: str, concept_names: list[str]) -> str:
+    return cache_mod.stable_hash({
+        "recipe": recipe.key(),
+        "weights": weights_identity(recipe, root),
+        "clip": clip_identity(recipe, root),
+        "probe": probe_listing_hash,
+        "concepts": list(concept_names),
+        "format": cache_mod.FORMAT_VERSION,
+    })

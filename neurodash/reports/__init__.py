@@ -1,0 +1,23 @@
+"""Plain data the dashboard pages show, composed from workspace, analysis and statistics results.
+
+Pages hold layout only; anything that computes (a histogram, a threshold, a share, a search for a
+probe size) is composed here, one module per page, and returned as dicts and DataFrames. No
+streamlit here.
+"""
+
+from neurodash.reports.layer import coverage_summary, filter_layer, layer_be, layer_view, plottable
+from neurodash.reports.neuron import (BAND_KINDS, QUANTILE_BINS, be_summary, binarization_threshold,
+                                      card_histogram, concept_rows, cor32_reading, neurons_for_concept,
+                                      quantile_bins)
+from neurodash.reports.planner import (PlannerSetting, planner_curves, planner_needed, planner_sizes,
+                                       planner_starting_point, rate_metrics)
+from neurodash.reports.triage import chosen_concept_ar, top_two_gap, triage_evidence, triage_table
+from neurodash.reports.verify import select_summary, verify_many, verify_rows
+
+__all__ = [
+    "coverage_summary", "filter_layer", "layer_be", "layer_view", "plottable", "BAND_KINDS",
+    "QUANTILE_BINS", "be_summary", "binarization_threshold", "card_histogram", "concept_rows",
+    "cor32_reading", "neurons_for_concept", "quantile_bins", "PlannerSetting", "planner_curves",
+    "planner_needed", "planner_sizes", "planner_starting_point", "rate_metrics", "chosen_concept_ar",
+    "top_two_gap", "triage_evidence", "triage_table", "select_summary", "verify_many", "verify_rows",
+]

@@ -1,0 +1,132 @@
+"""Test helpers (imported as `tests.helpers`, never from a conftest).
+
+- StandInWorkspace: a small stand-in workspace over the shapes world with hand-built colour-detector
+  neurons, satisfying `neurodash.protocol.ProbeView`. The probe is world images in which red and
+  blue objects are rare (2% each): SIEVE's AR compares renders with a neuron's top-1% probe
+  activation, which singles out the concept only when the probe shows it about that rarely.
+  Neuron 0 is a red detector (its map is the red mask), neuron 1 a blue detector, neuron 2 the mean
+  brightness (diffuse: not selective).
+- ColourClip: a transparent CLIP stand-in.
+- app_test(): the dashboard under Streamlit's AppTest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from neurodash.cache import CacheDir
+from neurodash.world.vocabulary import COLOURS
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+RED, BLUE, BRIGHT = 0, 1, 2
+BUILT_PROBE_N = 160  # probe size of the shared `built` workspace fixture
+
+
+def app_test():
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def colour_detector():
+    import torch
+    from torch import nn
+
+    class ColourDetector(nn.Module):
+        def forward(self, x):  # x float (B,3,H,W) in [0,1]
+            r, g, b = x[:, 0], x[:, 1], x[:, 2]
+            red = torch.relu(r - torch.maximum(g, b) - 0.5) * 5
+            blue = torch.relu(b - torch.maximum(r, g) - 0.4) * 5
+            bright = x.mean(dim=1)
+            maps = torch.stack([red, blue, bright], dim=1)
+            return nn.functional.avg_pool2d(maps, 4)  # 16x16 maps on 64x64 images, like a CNN layer
+
+    return ColourDetector().eval()
+
+
+class StandInWorkspace:
+    """Its CLIP (`clip()`) is the transparent ColourClip below."""
+
+    has_ground_truth = True
+    has_masks = False
+    recipe = None
+    clip_key = "colour-clip"
+    RED, BLUE, BRIGHT = RED, BLUE, BRIGHT
+
+    def __init__(self, directory, n: int = 1000, rare: float = 0.02, seed: int = 3):
+        from neurodash import world
+
+        self.cache = CacheDir(directory)
+        self._clip = ColourClip()
+        self.model = colour_detector()
+        images, labels, _ = world.sample(3 * n, seed=seed, masks=False)
+        names = world.vocabulary()
+        red, blue = labels[:, names.index("red")], labels[:, names.index("blue")]
+        k = int(round(rare * n))
+        keep = np.concatenate([np.flatnonzero(red & ~blue)[:k], np.flatnonzero(blue & ~red)[:k],
+                               np.flatnonzero(~red & ~blue)[: n - 2 * k]])
+        keep.sort()
+        self._images, labels = images[keep], labels[keep]
+        self.concepts = labels.astype(np.float32)
+        self.concept_names = world.vocabulary()
+        acts, maps = self.forward(self._images)
+        self.acts, self._maps = acts, maps
+        self.n_images, self.n_neurons = acts.shape
+        self.calls = 0  # forward calls on new images (to check the render cache)
+
+    def forward(self, images):
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+        with torch.inference_mode():
+            maps = self.model(x)
+        self.calls = getattr(self, "calls", 0) + 1
+        return maps.mean(dim=(2, 3)).numpy(), maps.numpy()
+
+    def images(self, ids):
+        return self._images[np.asarray(ids)]
+
+    def top_images(self, neuron, k):
+        ids = np.argsort(-self.acts[:, neuron], kind="stable")[:k]
+        return ids, self.acts[ids, neuron], self._maps[ids, neuron]
+
+    def top1_threshold(self):
+        return np.quantile(self.acts, 0.99, axis=0)
+
+    def clip(self):
+        return self._clip
+
+    def metric_matrix(self, metric, alpha=None):
+        from neurodash.stats.metrics import similarity
+
+        return similarity(self.acts, self.concepts, metric, alpha=alpha)
+
+
+class ColourClip:
+    """A transparent stand-in for CLIP: images embed as their share of pixels of each world colour,
+    colour names embed as one-hots, colour+shape names as a weaker copy, everything else flat."""
+
+    colours = list(COLOURS)
+    key = "colour-clip"
+
+    def encode_images(self, images):
+        rgb = np.asarray(list(COLOURS.values()), dtype=np.float32)
+        px = np.asarray(images, dtype=np.float32).reshape(len(images), -1, 3)[:, ::3]  # a pixel sample is plenty
+        near = np.linalg.norm(px[:, :, None, :] - rgb[None, None], axis=-1) < 60
+        e = near.mean(axis=1) + 1e-3
+        return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+    def encode_texts(self, names):
+        out = np.full((len(names), len(self.colours)), 0.05)
+        for i, n in enumerate(names):
+            words = n.split()
+            if n in self.colours:
+                out[i, self.colours.index(n)] = 1.0
+            elif len(words) == 2 and words[0] in self.colours and words[1] != "background":
+                out[i, self.colours.index(words[0])] = 0.6
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+

@@ -1,0 +1,252 @@
+"""AppTest for every page: default render, main interactions, deep links both ways, readable errors."""
+
+import json
+
+
+from neurodash import analysis
+from tests.helpers import app_test
+
+
+def _texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def _run(at, **query):
+    at.query_params.update({k: str(v) for k, v in query.items()})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _open(page: str, **query):
+    """Open the app (st.navigation must run once before AppTest can switch pages), then the page."""
+    at = app_test()
+    at.query_params.update({k: str(v) for k, v in query.items()})
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _headers(at) -> list[str]:
+    return _texts(at.header)
+
+
+def _charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+# ---- Neuron ------------------------------------------------------------------------------------------
+
+
+def test_neuron_default_render(ready_home):
+    at = _run(app_test())
+    assert _headers(at)[0].startswith("Neuron 0 · block4")
+    assert len(at.get("image")) >= 12  # the top images (default k = 12), plus the quantile bins
+    charts = _charts(at)
+    titles = [c["layout"]["title"]["text"] for c in charts]
+    assert any("Activation histogram" in t for t in titles) and any("Top concepts" in t for t in titles)
+    hist = next(c for c in charts if "Activation histogram" in c["layout"]["title"]["text"])
+    marked = [t.get("name", "") for t in hist["data"]]
+    assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
+    assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
+    assert any("within" in t and "2r" in t for t in _texts(at.markdown))  # Cor. 3.2 reading
+    assert not at.error, _texts(at.error)
+
+
+def test_neuron_deep_link_and_url_follows_the_neuron(ready_home):
+    at = _run(app_test(), model="shapes-cnn", layer="block4", neuron=5)
+    assert _headers(at)[0].startswith("Neuron 5 ·")
+    assert at.number_input(key="nd_neuron").value == 5
+    at.number_input(key="nd_neuron").set_value(7).run()
+    assert not at.exception
+    assert _headers(at)[0].startswith("Neuron 7 ·")
+    assert at.query_params["neuron"] == "7"
+    link = at.sidebar.get("code")[0].value
+    assert "neuron=7" in link and "layer=block4" in link
+
+
+def test_neuron_toggle_and_k(ready_home):
+    at = _run(app_test())
+    at.slider(key="neuron_k").set_value(6).run()
+    at.toggle(key="neuron_heat").set_value(False).run()
+    assert not at.exception
+    assert len(at.main.get("image")) == 6
+    at.toggle(key="neuron_bins").set_value(True).run()
+    assert len(at.main.get("image")) >= 6 + 5 * 5  # the quantile bins below the top
+
+
+def test_neuron_out_of_range_is_a_message(ready_home):
+    at = _run(app_test(), neuron=99999)
+    assert any("does not exist" in t for t in _texts(at.error)), _texts(at.error)
+    assert _headers(at)[0].startswith("Neuron 0 ·")  # the rest keeps working
+    at2 = _run(app_test(), neuron="abc")
+    assert any("does not exist" in t for t in _texts(at2.error))
+
+
+def test_unknown_layer_and_missing_weights_are_messages(ready_home):
+    at = _run(app_test(), layer="no_such_layer")
+    assert any("no_such_layer" in t for t in _texts(at.error)), _texts(at.error)
+    at2 = _run(app_test(), model="resnet18", layer="layer4")
+    errors = " ".join(_texts(at2.error))
+    assert "resnet18" in errors, errors
+
+
+def test_neuron_be_run(ready_home):
+    at = _run(app_test(), neuron=2)
+    at.number_input(key="be_K").set_value(20)
+    at.selectbox(key="be_metric").set_value("iou")
+    submit = [b for b in at.get("button") if getattr(b, "label", "") == "Run BE"]
+    assert submit, "no Run BE button"
+    submit[0].click().run()
+    assert not at.exception, at.exception
+    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    assert any("BE winners (iou, K=20" in t for t in titles), titles
+    md = " ".join(_texts(at.markdown))
+    assert "Prediction set" in md and "Thm 4.1 coverage bound" in md
+    # the settings stay: the next neuron shows its BE at once
+    at.number_input(key="nd_neuron").set_value(3).run()
+    assert any("BE winners (iou, K=20" in c["layout"]["title"]["text"] for c in _charts(at))
+
+
+def test_page_alias_in_query(ready_home):
+    at = _run(app_test(), page="layer", neuron=4)
+    assert _headers(at)[0].startswith("Layer block4")
+
+
+# ---- Layer -------------------------------------------------------------------------------------------
+
+
+def test_layer_page_table_scatter_and_open(ready_home):
+    at = _open("views/layer.py")
+    assert _headers(at)[0].startswith("Layer block4")
+    df = at.dataframe[0].value
+    assert {"neuron", "iou_concept", "iou_score", "selectivity", "open"} <= set(df.columns)
+    assert "neuron=" in df["open"].iloc[0]
+    assert any(c["data"][0]["type"] == "scatter" for c in _charts(at))
+    at.text_input(key="layer_filter").set_value("zzzz-no-such-concept").run()
+    assert at.dataframe[0].value.empty
+    at.number_input(key="layer_open_n").set_value(6)
+    at.button(key="layer_open").click().run()
+    assert not at.exception
+    assert _headers(at)[0].startswith("Neuron 6 ·")
+    assert at.query_params["neuron"] == "6"
+
+
+# ---- Planner and Coverage -------------------------------------------------------------------------------
+
+
+def test_planner_uses_workspace_defaults(ready_home):
+    at = _open("views/planner.py")
+    from neurodash import world
+
+    assert at.number_input(key="planner_C").value == len(world.vocabulary())
+    assert at.dataframe[0].value["probe_size"].notna().all()
+
+
+def test_coverage_page_runs_be_over_layer(ready_home):
+    at = _open("views/coverage.py")
+    assert any("Run BE" in t for t in _texts(at.info))
+    at.number_input(key="coverage_be_K").set_value(20)
+    buttons = [b for b in at.get("button") if "Run BE on all" in getattr(b, "label", "")]
+    buttons[0].click().run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "observed: set holds the truth" in labels and "claimed by Thm 4.1" in labels
+    observed = float(next(m.value for m in at.metric if m.label.startswith("observed")))
+    assert 0.0 <= observed <= 1.0
+    table = at.dataframe[0].value
+    assert {"gt_in_set", "be_coverage", "be_set_size"} <= set(table.columns)
+    assert abs(table["gt_in_set"].mean() - observed) < 0.006
+
+
+# ---- Triage ------------------------------------------------------------------------------------------
+
+
+def test_triage_flags_and_save(ready_home):
+    at = _open("views/triage.py", neuron=1)
+    df = at.dataframe[0].value
+    assert {"auto_flags", "status", "note", "gap", "band"} <= set(df.columns)
+    at.selectbox(key="triage_status_1").set_value("interesting")
+    at.text_area(key="triage_note_1").set_value("edge detector?")
+    save = [b for b in at.get("button") if getattr(b, "label", "") == "Save"]
+    save[0].click().run()
+    assert not at.exception, at.exception
+    assert any("Saved neuron 1" in t for t in _texts(at.success))
+    from neurodash.workspace import list_workspaces, Workspace
+
+    ws = Workspace.open(list_workspaces(str(ready_home))[0], home=str(ready_home))
+    rec = ws.annotations.get(1)
+    assert rec.status == "interesting" and rec.note == "edge detector?"
+    # a fresh session sees it, on the Layer page too
+    at2 = _open("views/layer.py")
+    row = at2.dataframe[0].value.set_index("neuron").loc[1]
+    assert row["status"] == "interesting"
+
+
+# ---- Verify ------------------------------------------------------------------------------------------
+
+
+def test_verify_page_select_and_render(ready_home):
+    at = _open("views/verify.py", neuron=0)
+    labels = [m.label for m in at.metric]
+    assert "selective neurons" in labels
+    at.multiselect(key="verify_concepts").set_value([at.multiselect(key="verify_concepts").options[0]])
+    at.number_input(key="verify_m").set_value(4)
+    assert at.radio(key="verify_rule").value.startswith("mean AR")  # the paper's rule by default
+    go = [b for b in at.get("button") if getattr(b, "label", "") == "Render and verify"]
+    go[0].click().run()
+    for _ in range(120):  # the render runs in a thread; AppTest reruns instead of the browser's polling
+        if at.dataframe and any("verdict" in d.value.columns for d in at.dataframe):
+            break
+        at.run()
+        assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe if "verdict" in d.value.columns]
+    assert tables, "no verification result"
+    row = tables[0].iloc[0]
+    assert 0.0 <= row["AR"] <= 1.0 and row["verdict"] in ("verified", "rejected") and row["m"] == 4
+    assert "mean AR" in " ".join(_texts(at.caption) + _texts(at.markdown)), "the threshold's source is shown"
+
+
+def test_sidebar_search_by_concept_opens_a_neuron(ready_home):
+    at = _run(app_test(), neuron=0)
+    from neurodash.workspace import Workspace, list_workspaces
+
+    ws = Workspace.open(list_workspaces(str(ready_home))[0], home=str(ready_home))
+    best = analysis.layer_table(ws, metrics=["iou"]).set_index("neuron")["iou_concept"]
+    concept, expected = best.iloc[-1], set(best[best == best.iloc[-1]].index)
+    at.selectbox(key="nd__search_concept").set_value(concept).run()
+    hits = [b for b in at.sidebar.get("button") if getattr(b, "label", "").startswith("neuron ")]
+    assert hits and {int(b.label.split()[1]) for b in hits} <= expected
+    hits[0].click().run()
+    assert not at.exception, at.exception
+    j = int(hits[0].label.split()[1])
+    assert _headers(at)[0].startswith(f"Neuron {j} ·") and at.query_params["neuron"] == str(j)
+
+
+def test_verify_generator_failure_is_a_message(ready_home):
+    at = _open("views/verify.py", neuron=0)
+    at.selectbox(key="verify_generator").set_value("diffusers")
+    at.text_input(key="verify_model").set_value("/no/such/pipeline")
+    at.radio(key="verify_rule").set_value("0.5")  # a fixed threshold: the failure comes at the first render
+    go = [b for b in at.get("button") if getattr(b, "label", "") == "Render and verify"]
+    go[0].click().run()
+    for _ in range(50):  # the pipeline load fails in the background job
+        errors = " ".join(_texts(at.error))
+        if "render failed" in errors or "Cannot start" in errors:
+            break
+        at.run()
+    assert not at.exception, at.exception
+    assert "render failed" in errors or "Cannot start" in errors, errors
+    assert at.metric, "the rest of the page keeps working"
+
+
+def test_precompute_another_workspace_from_the_ui(ready_home):
+    at = _run(app_test(), probe_n=120)
+    assert any("not computed yet" in t for t in _texts(at.info)), _texts(at.info)
+    assert at.query_params["probe_n"] == "120"
+    at.button(key="nd__precompute").click().run()
+    assert not at.exception, at.exception
+    assert _headers(at)[0].startswith("Neuron 0 ·")
+    assert "n=120" in " ".join(_texts(at.sidebar.get("caption")))
