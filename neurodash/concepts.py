@@ -1,8 +1,15 @@
 """Concept sets (names) and concept activations (n×C in [0, 1]) for a probe.
 
-Sets: "world" (the shapes-world vocabulary), "imagenet" (assets/imagenet_classes.txt) or a text file
-(one concept a line; trimmed, blank and '#' lines dropped, exact duplicates after unicode NFC
-normalisation dropped, case kept: ImageNet has both "Cardigan" and "cardigan").
+Sets (NAMED_SETS, chosen by name), or a text file:
+- "world": the shapes-world vocabulary;
+- "imagenet": the 1000 ImageNet classes (assets/imagenet_classes.txt, in class-index order);
+- "words-20k": CLIP-Dissect's 20k most common English words; "words-3k": the 3k common words SIEVE
+  uses. Both from the ``wordfreq`` package's English frequency list (its data ships with the package,
+  so offline works), keeping alphabetic words only (no digits, no contractions such as "don't");
+- "broden:<folder>": the labels of a Broden dataset (its label.csv, see neurodash.broden);
+- any other value: a text file, one concept a line (trimmed, blank and '#' lines dropped, exact
+  duplicates after unicode NFC normalisation dropped, case kept: ImageNet has both "Cardigan" and
+  "cardigan").
 
 Activations:
 - ground truth: the probe's own labels (world labels, or a labels CSV for a folder), bool;
@@ -64,13 +71,44 @@ def read_concept_file(path) -> list[str]:
     return names
 
 
+NAMED_SETS = {
+    "world": "the shapes-world vocabulary",
+    "imagenet": "the 1000 ImageNet classes",
+    "words-20k": "CLIP-Dissect's 20k most common English words (wordfreq)",
+    "words-3k": "SIEVE's 3k common English words (wordfreq)",
+    "broden:<folder>": "the labels of a Broden dataset (label.csv)",
+}
+WORD_SETS = {"words-20k": 20000, "words-3k": 3000}
+
+
+def is_named_set(spec: str) -> bool:
+    """True for a set chosen by name (not a file path), so it is never turned into a path."""
+    return spec in NAMED_SETS or spec in WORD_SETS
+
+
+def common_words(n: int) -> list[str]:
+    """The n most frequent alphabetic English words of wordfreq's list, most frequent first."""
+    import wordfreq
+    words, size = [], int(n * 1.1) + 100
+    while True:
+        words = [w for w in wordfreq.top_n_list("en", size) if w.isalpha()]
+        if len(words) >= n or size > 10 * n:
+            return words[:n]
+        size *= 2
+
+
 def concept_set(spec: str) -> list[str]:
-    """Names of a concept set: "world", "imagenet", or a text-file path."""
+    """Names of a concept set: a named set (NAMED_SETS), "broden:<folder>", or a text-file path."""
     if spec == "world":
         from neurodash import world
         return list(world.vocabulary())
     if spec == "imagenet":
         return read_concept_file(IMAGENET_FILE)
+    if spec in WORD_SETS:
+        return common_words(WORD_SETS[spec])
+    if spec.startswith("broden:"):
+        from neurodash.broden import read_labels
+        return [label.name for label in read_labels(spec.split(":", 1)[1])]
     return read_concept_file(spec)
 
 
@@ -193,10 +231,19 @@ def clip_concepts(probe, names: list[str], scorer: ClipScorer, *, mode: str = "s
                   templates=DEFAULT_TEMPLATES, batch: int = 128, progress=None) -> np.ndarray:
     """float32 (n,C) CLIP concept activations of every probe image."""
     text = scorer.encode_texts(names, templates)
-    n = len(probe)
-    cos = np.zeros((n, len(names)), np.float32)
-    for start, images in probe.chunks(batch):
-        cos[start:start + len(images)] = scorer.encode_images(images) @ text.T
+    return clip_activations(clip_cosines(probe, text, scorer, batch=batch, progress=progress), mode)
+
+
+def clip_cosines(probe, text: np.ndarray, scorer: ClipScorer, *, batch: int = 128, start: int = 0,
+                 stop: int | None = None, progress=None) -> np.ndarray:
+    """float32 (m,C) cosines of probe images start..stop-1 with the text embeddings (C,D); ranges
+    that start on a multiple of ``batch`` see the same batches as the whole probe does."""
+    stop = len(probe) if stop is None else stop
+    m = stop - start
+    cos = np.zeros((m, len(text)), np.float32)
+    for first, images in probe.chunks(batch, start=start, stop=stop):
+        row = first - start
+        cos[row:row + len(images)] = scorer.encode_images(images) @ text.T
         if progress:
-            progress(min(1.0, (start + len(images)) / n), "CLIP concept activations")
-    return clip_activations(cos, mode)
+            progress(min(1.0, (row + len(images)) / m), "CLIP concept activations")
+    return cos

@@ -4,6 +4,10 @@ Memory stays flat in the probe size: each batch's pooled activations go straight
 output array (a memmap from the cache), and per neuron only a running top-k (ids, activations,
 spatial maps) is kept. When the probe has masks, the top 0.5% of every neuron's map values over the
 whole probe is kept too (NetDissect's threshold), so pixel IoU needs just one more pass.
+
+Every partial result merges exactly (neurodash.shards runs ranges of the probe apart): the top-k is
+ordered by (activation desc, image id asc), so ties break the same way whatever the split; the
+top-0.5% values are a multiset; pixel-IoU counts are integers summed in float64.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Extraction:
     topk_acts: np.ndarray   # float32 (N,k)
     topk_maps: np.ndarray   # float16 (N,k,h,w)
     pixel_threshold: np.ndarray | None  # float32 (N,) or None when not asked for
+    top_values: np.ndarray | None = None  # float32 (N,q): the values behind it, for merging
 
 
 class TopK:
@@ -44,7 +49,9 @@ class TopK:
         vals = torch.cat([self.vals, pooled.T], dim=1)                       # (N, k+B)
         batch_ids = torch.arange(start, start + b, device=self.ids.device).expand(len(vals), b)
         ids = torch.cat([self.ids, batch_ids], dim=1)
-        top = torch.topk(vals, self.k, dim=1).indices                        # (N, k), best first
+        # a stable sort keeps equal activations in id order (the kept ones precede the batch's,
+        # and have smaller ids): (activation desc, id asc), the order merge() reproduces
+        top = torch.sort(vals, dim=1, descending=True, stable=True).indices[:, :self.k]
         self.vals = torch.gather(vals, 1, top)
         self.ids = torch.gather(ids, 1, top)
         # New maps: from the old top-k where top < k, else from this batch. Two gathers of (N,k)
@@ -55,6 +62,23 @@ class TopK:
         new = torch.gather(maps.transpose(0, 1), 1,
                            (top - self.k).clamp(min=0)[:, :, None, None].expand(-1, -1, *hw))
         self.maps = torch.where(from_batch[:, :, None, None], new, old)
+
+
+def merge_topk(parts: list[Extraction], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, acts, maps) of the top-k over consecutive id ranges, given in id order: the same
+    (activation desc, id asc) order one pass over the whole probe gives."""
+    vals = torch.from_numpy(np.concatenate([p.topk_acts for p in parts], axis=1))
+    ids = np.concatenate([p.topk_ids for p in parts], axis=1)
+    maps = np.concatenate([p.topk_maps for p in parts], axis=1)
+    top = torch.sort(vals, dim=1, descending=True, stable=True).indices[:, :k].numpy()
+    rows = np.arange(len(top))[:, None]
+    return ids[rows, top], vals.numpy()[rows, top], maps[rows, top]
+
+
+def merge_thresholds(parts: list[np.ndarray], q: int) -> tuple[np.ndarray, np.ndarray]:
+    """(threshold (N,), top values (N,q)) from each range's top-q values per neuron."""
+    vals = torch.topk(torch.from_numpy(np.concatenate(parts, axis=1)), q, dim=1).values
+    return vals[:, -1].numpy().astype(np.float32), vals.numpy()
 
 
 class TopValues:
@@ -102,37 +126,46 @@ def probe_shape(reader: LayerReader, probe) -> tuple[int, tuple[int, int]]:
     return pooled.shape[1], tuple(maps.shape[2:])
 
 
+def pixel_quantile_count(n: int, map_shape) -> int:
+    """How many map values per neuron are at or above NetDissect's top-0.5% threshold."""
+    return max(1, math.ceil(PIXEL_QUANTILE * n * map_shape[0] * map_shape[1]))
+
+
 def extract(reader: LayerReader, probe, out: np.ndarray, *, k: int = 20, batch: int = 64,
             pixel_threshold: bool = False, maps_out: np.ndarray | None = None, progress=None,
-            cancel=None) -> Extraction:
-    """Fill ``out`` (n,N) with pooled activations of every probe image (and ``maps_out`` (n,N,h,w)
-    with their spatial maps when given); return the top-k and, if asked, the pixel thresholds."""
-    n, n_neurons = out.shape
+            cancel=None, start: int = 0) -> Extraction:
+    """Fill ``out`` (m,N) with pooled activations of probe images start..start+m-1 (the whole probe
+    by default; ``maps_out`` (m,N,h,w) with their spatial maps when given); return the top-k (ids are
+    probe ids) and, if asked, the pixel thresholds with the top values behind them. k and the
+    threshold's quantile are those of the whole probe, so ranges merge into the whole result."""
+    m, n_neurons = out.shape
+    n = len(probe)
     to_input = reader.loaded.to_input
     device = reader.loaded.device
     top = tops = None
     done = 0
-    for start, images in probe.chunks(batch):
+    for first, images in probe.chunks(batch, start=start, stop=start + m):
         check(cancel, "extraction")
         pooled, maps = reader.read(to_input(images))
         if top is None:
             top = TopK(n_neurons, min(k, n), tuple(maps.shape[2:]), device)
             if pixel_threshold:
-                q = max(1, math.ceil(PIXEL_QUANTILE * n * maps.shape[2] * maps.shape[3]))
-                tops = TopValues(n_neurons, q, device)
-        out[start:start + len(images)] = pooled.cpu().numpy()
+                tops = TopValues(n_neurons, pixel_quantile_count(n, maps.shape[2:]), device)
+        row = first - start
+        out[row:row + len(images)] = pooled.cpu().numpy()
         if maps_out is not None:
-            maps_out[start:start + len(images)] = maps.cpu().numpy()
-        top.add(pooled, maps, start)
+            maps_out[row:row + len(images)] = maps.cpu().numpy()
+        top.add(pooled, maps, first)
         if tops is not None:
             tops.add(maps)
         done += len(images)
         if progress:
-            progress(done / n, f"activations {done}/{n}")
+            progress(done / m, f"activations {done}/{m}")
     return Extraction(
         topk_ids=top.ids.cpu().numpy(), topk_acts=top.vals.cpu().numpy().astype(np.float32),
         topk_maps=top.maps.cpu().numpy().astype(np.float16),
         pixel_threshold=None if tops is None else tops.threshold(),
+        top_values=None if tops is None else tops.vals.cpu().numpy().astype(np.float32),
     )
 
 
@@ -147,50 +180,72 @@ def top_fraction_threshold(acts: np.ndarray, fraction: float = 0.01, block: int 
     return out
 
 
-def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 64, device="cpu",
-              progress=None, cancel=None) -> np.ndarray:
-    """NetDissect IoU (N,C): Σ|map>θ ∧ mask| / Σ|map>θ ∨ mask| over the probe, the map upsampled
-    (bilinear) to the mask size and thresholded at its probe-wide top-0.5% value θ.
+class PixelIoUCounts:
+    """NetDissect's counts over some images: per (neuron, concept) the active pixels under the
+    concept, per neuron the active pixels, per concept its pixels. Integers (kept in float64), so
+    counts over parts of the probe add up exactly to the counts over the whole."""
 
-    ``maps`` (n,N,h,w) are the stored spatial maps of every probe image (a memmap), so no second
-    forward pass is needed. Bilinear values are convex combinations of the map's cells, so a map
-    with no cell above θ has no active pixel: only the few (image, neuron) pairs with a cell above
-    θ are upsampled.
-    """
-    device = torch.device(device)
-    n, n_neurons = maps.shape[:2]
-    thr = torch.as_tensor(np.asarray(thresholds, np.float32), device=device)
-    inter = on = present = None
-    done = 0
-    for start, _images, _labels, masks in probe.chunks(batch, masks=True):
-        check(cancel, "pixel IoU")
-        b = len(masks)
-        mp = torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device)
+    def __init__(self, thresholds: np.ndarray, device="cpu"):
+        self.device = torch.device(device)
+        self.thr = torch.as_tensor(np.asarray(thresholds, np.float32), device=self.device)
+        self.inter = self.on = self.present = None
+
+    def add(self, mp: torch.Tensor, masks: np.ndarray) -> None:
+        """mp: float32 maps (b,N,h,w) on the device; masks: bool (b,C,H,W) of the same images."""
+        device, thr = self.device, self.thr
+        b, n_neurons = mp.shape[:2]
         n_concepts = masks.shape[1]
         # (B, H*W, C) uint8: one contiguous row of concept bits per pixel, for the gather below
         m = torch.from_numpy(np.ascontiguousarray(
             masks.reshape(b, n_concepts, -1).transpose(0, 2, 1)).view(np.uint8)).to(device)
-        if inter is None:
-            inter = torch.zeros(n_neurons, n_concepts, dtype=torch.float64, device=device)
-            on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
-            present = torch.zeros(n_concepts, dtype=torch.float64, device=device)
-        present += torch.from_numpy(
+        if self.inter is None:
+            self.inter = torch.zeros(n_neurons, n_concepts, dtype=torch.float64, device=device)
+            self.on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
+            self.present = torch.zeros(n_concepts, dtype=torch.float64, device=device)
+        self.present += torch.from_numpy(
             np.count_nonzero(masks.reshape(b, n_concepts, -1), axis=(0, 2)).astype(np.float64)).to(device)
+        # Bilinear values are convex combinations of the map's cells, so a map with no cell above
+        # θ has no active pixel: only the few (image, neuron) pairs with a cell above θ are upsampled.
         img, unit = torch.nonzero(mp.flatten(2).amax(2) > thr[None, :], as_tuple=True)
         if len(img):
             up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
                                                  mode="bilinear", align_corners=False)
             pair, pixel = torch.nonzero(up.flatten(1) > thr[unit, None], as_tuple=True)
             rows = unit[pair]                                                   # neuron per active pixel
-            on += torch.bincount(rows, minlength=n_neurons).double()
+            self.on += torch.bincount(rows, minlength=n_neurons).double()
             # mask values (C) under every active pixel, summed per neuron: one gather, one index_add
             under = m[img[pair], pixel].float()                                 # (E, C)
             batch_inter = torch.zeros(n_neurons, n_concepts, device=device)
             batch_inter.index_add_(0, rows, under)
-            inter += batch_inter.double()
+            self.inter += batch_inter.double()
+
+    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.inter.cpu().numpy(), self.on.cpu().numpy(), self.present.cpu().numpy()
+
+
+def iou_from_counts(inter: np.ndarray, on: np.ndarray, present: np.ndarray) -> np.ndarray:
+    inter, on, present = (torch.from_numpy(np.asarray(a, np.float64)) for a in (inter, on, present))
+    union = on[:, None] + present[None, :] - inter
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter)).numpy()
+
+
+def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 64, device="cpu",
+              progress=None, cancel=None) -> np.ndarray:
+    """NetDissect IoU (N,C): Σ|map>θ ∧ mask| / Σ|map>θ ∨ mask| over the probe, the map upsampled
+    (bilinear) to the mask size and thresholded at its probe-wide top-0.5% value θ.
+
+    ``maps`` (n,N,h,w) are the stored spatial maps of every probe image (a memmap), so no second
+    forward pass is needed.
+    """
+    device = torch.device(device)
+    n = maps.shape[0]
+    acc = PixelIoUCounts(thresholds, device)
+    done = 0
+    for start, _images, _labels, masks in probe.chunks(batch, masks=True):
+        check(cancel, "pixel IoU")
+        b = len(masks)
+        acc.add(torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device), masks)
         done += b
         if progress:
             progress(done / n, f"pixel IoU {done}/{n}")
-    union = on[:, None] + present[None, :] - inter
-    iou = torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter))
-    return iou.cpu().numpy()
+    return iou_from_counts(*acc.counts())

@@ -27,11 +27,9 @@ def weights_identity(recipe: Recipe, root: Path) -> str:
     if r.model == "tiny-clip":
         return tiny_clip_identity(root)
     from neurodash import models
-    if r.model.startswith("open_clip:") or r.model == "checkpoint":
+    path = models.pretrained_file(r.model)  # fetched into its library's cache if missing
+    if path is None:
         raise models.ModelError(f"model {r.model} needs --weights FILE")
-    path, _url = models.torchvision_default_file(r.model)
-    if not path.is_file():
-        models.load_model(r.model, device="cpu")  # raises the "where to put it" message
     return cache_mod.memo_file_sha256(path, root)
 
 
@@ -48,9 +46,12 @@ def clip_identity(recipe: Recipe, root: Path) -> str:
             return cache_mod.memo_file_sha256(recipe.clip_weights, root)
         return tiny_clip_identity(root)
     if src.startswith("open_clip:"):
-        if not recipe.clip_weights:
-            raise RecipeError(f"concept source {src} needs --clip-weights FILE")
-        return cache_mod.memo_file_sha256(recipe.clip_weights, root)
+        from neurodash.models import pretrained_file
+        path = recipe.clip_weights or pretrained_file(src)  # a pretrained tag's cached file
+        if not path:
+            raise RecipeError(f"concept source {src} needs a pretrained tag ({src}/<tag>) or "
+                              "--clip-weights FILE")
+        return cache_mod.memo_file_sha256(path, root)
     return ""
 
 

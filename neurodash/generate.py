@@ -5,9 +5,11 @@
 
 - ``world``: the shapes-world concept renderer. Exact (every image shows the concept), instant,
   offline; the default.
-- ``diffusers``: a text-to-image pipeline (Stable Diffusion 1.x/2.x/SDXL through
-  ``AutoPipelineForText2Image``) loaded from a local directory or an already-cached model id,
-  never from the network (``local_files_only=True``). CUDA and fp16 when present.
+- ``diffusers``: a text-to-image pipeline (Stable Diffusion 1.x/2.x/SDXL/SD-Turbo through
+  ``AutoPipelineForText2Image``) loaded from a local directory or a model id through the Hugging Face
+  cache: a cached id loads without the network; a missing one downloads with progress when online,
+  and offline (``--offline`` / ``NEURODASH_OFFLINE=1``) one line names the file and the folder.
+  CUDA and fp16 when present.
 
 Image i of a render depends only on (seed, i), so a render of m images is a prefix of a render of
 more. Every failure a user can cause or meet (missing weights, out of memory, cancel) surfaces as a
@@ -163,16 +165,29 @@ class DiffusersGenerator:
             from diffusers import AutoPipelineForText2Image
         except ImportError as err:  # pragma: no cover - diffusers is in requirements.txt
             raise GeneratorError(f"diffusers is not installed: {err}") from err
+        from neurodash import hub
+
         dtype = torch.float16 if self.fp16 else torch.float32
+        local = Path(self.model).expanduser()
+        is_dir = local.is_dir() or self.model.startswith((".", "/", "~")) or self.model.count("/") != 1
         try:
-            pipe = AutoPipelineForText2Image.from_pretrained(
-                self.model, torch_dtype=dtype, local_files_only=True)
+            if is_dir:
+                pipe = AutoPipelineForText2Image.from_pretrained(
+                    str(local), torch_dtype=dtype, local_files_only=True)
+            else:  # a model id: the Hugging Face cache, downloading (with progress) only online
+                pipe = AutoPipelineForText2Image.from_pretrained(
+                    self.model, torch_dtype=dtype, cache_dir=hub.hf_cache_dir(),
+                    local_files_only=hub.offline())
         except (OSError, ValueError, EnvironmentError) as err:
-            raise GeneratorError(
-                f"no local diffusers weights for {self.model!r}: pass a directory holding a "
-                f"pipeline (model_index.json) or a model id already in the Hugging Face cache; "
-                f"nothing is downloaded at run time. ({type(err).__name__}: {str(err)[:300]})"
-            ) from err
+            if is_dir:
+                raise GeneratorError(
+                    f"no diffusers pipeline in {local} (it needs model_index.json and the "
+                    f"component folders) ({type(err).__name__}: {str(err)[:200]})") from err
+            why = None if hub.offline() else f"the download failed ({type(err).__name__})"
+            raise GeneratorError(str(hub.missing(
+                "model_index.json", hub.hf_repo_dir(self.model),
+                f"https://huggingface.co/{self.model}", why))
+                + "; a complete pipeline snapshot is needed there") from err
         try:
             pipe = pipe.to(self.device)
         except Exception as err:

@@ -1,13 +1,16 @@
 """Load vision models by name, list their layers, and read one layer's (pooled) activations.
 
 Names: "shapes-cnn" (the shipped shapes-world CNN, default), "tiny-clip" (image tower of the shipped
-tiny CLIP), any torchvision classification model ("resnet18", "vit_b_16", ...), "open_clip:<arch>"
-(image tower of an open_clip model; <arch> is a registered open_clip name or a path to a model-config
-JSON; weights from a local checkpoint), "checkpoint" (a user's weights file + a torchvision arch name).
+tiny CLIP), any torchvision classification model with its weights enum ("resnet50" = its DEFAULT
+weights, "resnet50:IMAGENET1K_V1" a named one), "open_clip:<arch>[/<pretrained tag>]" (image tower of
+an open_clip model; <arch> is a registered open_clip name or a path to a model-config JSON; weights
+from the tag, e.g. "open_clip:ViT-B-32/laion2b_s34b_b79k", or a local checkpoint), "checkpoint" (a
+user's weights file + a torchvision arch name).
 
-Nothing here downloads: torchvision weights come from an explicit file or from TORCH_HOME's hub cache,
-and a missing file is one message that says where to put it. Checkpoints are read with safetensors
-or ``torch.load(weights_only=True)``; layers are picked with ``get_submodule`` (never eval()).
+Pretrained files come from each library's own cache (TORCH_HOME, the Hugging Face cache), downloaded
+with progress only when missing and online (neurodash.hub); offline, a missing file is one message
+naming the file and the folder. Checkpoints are read with safetensors or
+``torch.load(weights_only=True)``; layers are picked with ``get_submodule`` (never eval()).
 Every wrapper takes float images in [0, 1]; the model's input normalisation sits inside it.
 """
 
@@ -131,12 +134,42 @@ def torchvision_names() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
-def torchvision_default_file(name: str) -> tuple[Path, str]:
-    """Where TORCH_HOME's hub cache keeps the default weights of ``name``, and their URL."""
+def split_tag(spec: str) -> tuple[str, str | None]:
+    """"resnet50:IMAGENET1K_V1" -> ("resnet50", "IMAGENET1K_V1"); "resnet50" -> ("resnet50", None)."""
+    name, _, tag = spec.partition(":")
+    return name, (tag or None)
+
+
+def torchvision_weights(spec: str):
+    """The weights enum member of a torchvision spec ("resnet50" -> DEFAULT, "resnet50:TAG" -> TAG)."""
     import torchvision
-    weights = torchvision.models.get_model_weights(name).DEFAULT
-    filename = weights.url.rsplit("/", 1)[-1]
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename, weights.url
+    name, tag = split_tag(spec)
+    if name not in torchvision_names():
+        raise ModelError(f"unknown torchvision architecture {name!r}; see `python -m neurodash models`")
+    enum = torchvision.models.get_model_weights(name)
+    if tag is None or tag == "DEFAULT":
+        return enum.DEFAULT
+    try:
+        return enum[tag]
+    except KeyError:
+        raise ModelError(f"{name} has no weights {tag!r}; choose one of "
+                         f"{', '.join(w.name for w in enum)}") from None
+
+
+def torchvision_default_file(spec: str) -> tuple[Path, str]:
+    """Where TORCH_HOME's hub cache keeps the weights of ``spec`` ("resnet50[:TAG]"), and their URL."""
+    from neurodash import hub
+    weights = torchvision_weights(spec)
+    return hub.torch_checkpoints_dir() / weights.url.rsplit("/", 1)[-1], weights.url
+
+
+def torchvision_file(spec: str) -> Path:
+    """The cached weights file of a torchvision spec, downloaded with progress when missing and online."""
+    from neurodash import hub
+    try:
+        return hub.torch_file(torchvision_weights(spec).url)
+    except hub.HubError as err:
+        raise ModelError(f"no weights for {spec}: {err}, or pass --weights FILE") from err
 
 
 def _num_classes(sd: dict) -> int | None:
@@ -149,19 +182,14 @@ def _num_classes(sd: dict) -> int | None:
 
 def _torchvision_model(name: str, weights: str | None, *, user_checkpoint: bool) -> tuple[nn.Module, Path | None, int]:
     import torchvision
-    if name not in torchvision_names():
-        raise ModelError(f"unknown torchvision architecture {name!r}; see `python -m neurodash models`")
+    spec, (name, _tag) = name, split_tag(name)
+    chosen = torchvision_weights(spec)  # also checks the name and the tag
     builder = torchvision.models.get_model_builder(name)
-    default_weights = torchvision.models.get_model_weights(name).DEFAULT
-    size = int(default_weights.transforms().crop_size[0])
+    size = int(chosen.transforms().crop_size[0])
     if weights == "random":
         return builder(weights=None), None, size
     if weights is None:
-        path, url = torchvision_default_file(name)
-        if not path.is_file():
-            raise ModelError(f"no local weights for {name}: put {path.name} (from {url}) in "
-                             f"{path.parent} (TORCH_HOME), or pass --weights FILE; "
-                             "neurodash never downloads")
+        path = torchvision_file(spec)
     else:
         path = Path(weights).expanduser()
     sd = load_state_dict_file(path)
@@ -195,14 +223,64 @@ def resolve_open_clip_arch(arch: str) -> str:
     return arch
 
 
-def load_open_clip(arch: str, weights: str | os.PathLike | None):
-    """(model, preprocess, tokenizer) of an open_clip model with weights from a local checkpoint."""
+def split_open_clip(spec: str) -> tuple[str, str | None]:
+    """"ViT-B-32/laion2b_s34b_b79k" -> ("ViT-B-32", "laion2b_s34b_b79k"); a config-JSON path has no tag."""
+    if spec.endswith(".json") or "/" not in spec or Path(spec).expanduser().exists():
+        return spec, None
+    arch, tag = spec.rsplit("/", 1)
+    return arch, tag
+
+
+def open_clip_pretrained(arch: str, tag: str) -> tuple[Path, dict]:
+    """(cached file, open_clip's pretrained config) of an open_clip tag; downloads when missing and
+    online: Hugging Face hub entries through the HF cache, plain URLs into open_clip's ~/.cache/clip."""
     import open_clip
+    from open_clip import pretrained as oc_pretrained
+
+    from neurodash import hub
+    cfg = oc_pretrained.get_pretrained_cfg(arch, tag)
+    if not cfg:
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        raise ModelError(f"open_clip {arch} has no pretrained tag {tag!r}; known: "
+                         f"{', '.join(tags) or 'none'}")
+    try:
+        if cfg.get("hf_hub"):
+            # open_clip's convention: "org/repo/" (default file name) or "org/repo/file"
+            repo, filename = os.path.split(cfg["hf_hub"])
+            filename = filename or oc_pretrained.HF_WEIGHTS_NAME
+            names = list(oc_pretrained._get_safe_alternatives(filename)) + [filename]
+            path = hub.hf_file(repo, names)
+        elif cfg.get("url"):
+            path = hub.url_file(cfg["url"], Path("~/.cache/clip").expanduser())
+        else:
+            raise ModelError(f"open_clip {arch}/{tag} names no file to load")
+    except hub.HubError as err:
+        raise ModelError(f"no weights for open_clip:{arch}/{tag}: {err}") from err
+    return path, cfg
+
+
+def load_open_clip(arch: str, weights: str | os.PathLike | None):
+    """(model, preprocess, tokenizer) of an open_clip model: weights from a local checkpoint, or
+    from a pretrained tag ("ViT-B-32/laion2b_s34b_b79k") through the library's cache."""
+    import open_clip
+    arch, tag = split_open_clip(arch)
     name = resolve_open_clip_arch(arch)
+    if weights is None and tag is not None:
+        path, cfg = open_clip_pretrained(name, tag)
+        try:  # open_clip reads the file itself (weights_only=True) and applies its key fixes
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=str(path), image_mean=cfg.get("mean"), image_std=cfg.get("std"))
+        except RuntimeError as err:
+            raise ModelError(f"weights in {path} do not fit open_clip {name}: "
+                             f"{str(err).splitlines()[0][:300]}") from err
+        model.eval()
+        return model, preprocess, open_clip.get_tokenizer(name)
     if weights is None:
-        raise ModelError(f"open_clip:{arch} needs a local checkpoint (--weights FILE); "
-                         "neurodash never downloads")
+        raise ModelError(f"open_clip:{arch} needs a pretrained tag (open_clip:{arch}/<tag>, see "
+                         "open_clip.list_pretrained()) or a local checkpoint (--weights FILE)")
     model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=None)
+    if weights == "random":
+        return model.eval(), preprocess, open_clip.get_tokenizer(name)
     sd = load_state_dict_file(weights)
     if not any(k.startswith("visual.") for k in sd):
         _load_into(model.visual, sd, Path(weights))  # a checkpoint of the image tower alone
@@ -210,6 +288,17 @@ def load_open_clip(arch: str, weights: str | os.PathLike | None):
         _load_into(model, sd, Path(weights))
     model.eval()
     return model, preprocess, open_clip.get_tokenizer(name)
+
+
+def pretrained_file(name: str) -> Path | None:
+    """The file a model or concept-source spec reads its weights from when no --weights is given
+    (fetched into its library cache if missing): torchvision specs and open_clip tags; None else."""
+    if name.startswith("open_clip:"):
+        arch, tag = split_open_clip(name.split(":", 1)[1])
+        return None if tag is None else open_clip_pretrained(resolve_open_clip_arch(arch), tag)[0]
+    if name in ("shapes-cnn", "tiny-clip", "checkpoint", "clip", "ground_truth"):
+        return None
+    return torchvision_file(name)
 
 
 def _clip_tower(model) -> tuple[nn.Module, int]:
@@ -254,7 +343,9 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
     elif name.startswith("open_clip:"):
         model, _, _ = load_open_clip(name.split(":", 1)[1], weights)
         module, size = _clip_tower(model)
-        net, weights_path = module.net, Path(weights).resolve()
+        net = module.net
+        weights_path = (None if weights == "random" else Path(weights).resolve() if weights
+                        else pretrained_file(name).resolve())
     elif name == "checkpoint":
         if not arch or not weights:
             raise ModelError("model 'checkpoint' needs --weights FILE and --arch <torchvision name>")
@@ -271,6 +362,20 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
                        net=net, weights_path=weights_path, device=device)
 
 
+def load_architecture(name: str, *, arch: str | None = None, weights=None,
+                      device: torch.device | str | None = "cpu") -> LoadedModel:
+    """The model's architecture, for listing layers: random weights where the real ones would have
+    to be fetched (torchvision specs, open_clip tags), the given or shipped weights otherwise."""
+    if name == "checkpoint" and weights is None and arch:
+        return load_model(split_tag(arch)[0], weights="random", device=device)
+    if weights is None and name not in ("shapes-cnn", "tiny-clip", "checkpoint"):
+        if name.startswith("open_clip:"):
+            arch_name, _tag = split_open_clip(name.split(":", 1)[1])
+            return load_model(f"open_clip:{arch_name}", weights="random", device=device)
+        return load_model(split_tag(name)[0], weights="random", device=device)
+    return load_model(name, weights=weights, arch=arch, device=device)
+
+
 def available_models() -> list[dict]:
     """What `python -m neurodash models` lists: name, source, and whether weights are here."""
     rows = [
@@ -280,12 +385,15 @@ def available_models() -> list[dict]:
     for n in torchvision_names():
         try:
             path, _ = torchvision_default_file(n)
-            have = "found" if path.is_file() else f"missing: put {path.name} in {path.parent} or --weights"
+            have = ("cached" if path.is_file() else
+                    f"not cached: downloads {path.name} into {path.parent} on first use")
         except (ValueError, KeyError, AttributeError):
             have = "--weights FILE"
         rows.append({"name": n, "source": "torchvision", "weights": have})
-    rows.append({"name": "open_clip:<arch>", "source": "open_clip image tower",
-                 "weights": "--weights FILE (arch: registered name or config .json)"})
+    rows.append({"name": "<torchvision name>:<TAG>", "source": "torchvision, a named weights enum",
+                 "weights": "e.g. resnet50:IMAGENET1K_V1"})
+    rows.append({"name": "open_clip:<arch>/<tag>", "source": "open_clip image tower",
+                 "weights": "pretrained tag (Hugging Face cache), or open_clip:<arch> --weights FILE"})
     rows.append({"name": "checkpoint", "source": "your weights + --arch <torchvision name>",
                  "weights": "--weights FILE (.safetensors or state dict)"})
     return rows

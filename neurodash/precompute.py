@@ -15,14 +15,20 @@ import numpy as np
 from neurodash import cache as cache_mod
 from neurodash import concepts as concepts_mod
 from neurodash import extract as extract_mod
+from neurodash import shards as shards_mod
 from neurodash.cache import CacheError
 from neurodash.progress import Progress, report, span
 from neurodash.sieve.select import select
 from neurodash.workspace import TOP_K, Workspace
 
 
-def precompute(ws: Workspace, progress: Progress | None = None, cancel=None, *, batch: int = 64) -> None:
-    """Compute everything the neuron and layer pages need; a no-op when the cache is ready."""
+def precompute(ws: Workspace, progress: Progress | None = None, cancel=None, *, batch: int = 64,
+               runner=None, shards: int = 4):
+    """Compute everything the neuron and layer pages need; a no-op when the cache is ready.
+
+    With a ``runner`` (`neurodash.shards.InProcessRunner`, `neurodash.ray_engine.RayRunner`) the
+    probe is split into ``shards`` that run there and merge into the same cache, resumably; the
+    return value is then the `shards.ShardedResult` (what ran, what came from the store), else None."""
     with ws.lock:
         ws.check()  # another process may have finished it while we waited
         if ws.is_ready():
@@ -31,7 +37,7 @@ def precompute(ws: Workspace, progress: Progress | None = None, cancel=None, *, 
         if ws.stale_reason:
             report(progress, 0.0, f"recomputing: the cache did not match ({ws.stale_reason})")
         t0 = time.perf_counter()
-        _build(ws, progress, cancel, batch)
+        sharded = _build(ws, progress, cancel, batch, runner, shards)
         ws.check()
         if not ws.is_ready():
             raise CacheError(f"cache {ws.cache.path} failed its own check after writing: "
@@ -41,6 +47,7 @@ def precompute(ws: Workspace, progress: Progress | None = None, cancel=None, *, 
             if m != "pixel_iou":
                 ws.metric_matrix(m)
         report(progress, 1.0, f"done in {time.perf_counter() - t0:.1f} s")
+        return sharded
 
 
 def selectivity(acts: np.ndarray) -> np.ndarray:
@@ -49,7 +56,7 @@ def selectivity(acts: np.ndarray) -> np.ndarray:
     return np.asarray(select(acts).ratio, dtype=np.float64)
 
 
-def _build(ws: Workspace, progress, cancel, batch: int) -> None:
+def _build(ws: Workspace, progress, cancel, batch: int, runner=None, shards: int = 4):
     ws.cache.clear()
     ws.forget()
     report(progress, 0.01, f"loading {ws.recipe.model}")
@@ -59,15 +66,25 @@ def _build(ws: Workspace, progress, cancel, batch: int) -> None:
     n = len(probe)
     names = ws.concept_set_names()
     n_neurons, map_shape = extract_mod.probe_shape(reader, probe)
-    with_masks = probe.has_masks and ws.recipe.concept_source == "ground_truth"
+    # pixel IoU's columns are the probe's mask channels: only when they are the concepts, in order
+    with_masks = (probe.has_masks and ws.recipe.concept_source == "ground_truth"
+                  and names == list(probe.label_names))
 
+    sharded = None
+    job = None if runner is None else shard_job(ws, probe, names, n_neurons, with_masks, batch, fingerprint)
     maps_file = ws.cache.path / ".maps.tmp.npy"  # all maps, only while pixel IoU needs them
-    maps = extract_mod.SpillFile(maps_file, n, (n_neurons, *map_shape)) if with_masks else None
+    maps = (extract_mod.SpillFile(maps_file, n, (n_neurons, *map_shape))
+            if with_masks and job is None else None)
     try:
         with ws.cache.stream_array("acts.npy", (n, n_neurons), np.float32) as acts:
-            ex = extract_mod.extract(reader, probe, acts, k=TOP_K, batch=batch,
-                                     pixel_threshold=with_masks, maps_out=maps, cancel=cancel,
-                                     progress=span(progress, 0.05, 0.65))
+            if job is not None:
+                sharded = shards_mod.run(job, acts, runner, ws.root / "shards", shards=shards,
+                                         cancel=cancel, progress=span(progress, 0.05, 0.8))
+                ex = sharded.extraction
+            else:
+                ex = extract_mod.extract(reader, probe, acts, k=TOP_K, batch=batch,
+                                         pixel_threshold=with_masks, maps_out=maps, cancel=cancel,
+                                         progress=span(progress, 0.05, 0.65))
             top1 = extract_mod.top_fraction_threshold(acts, 0.01)
             select_ratio = selectivity(acts)
         ws.cache.write_array("topk_ids.npy", ex.topk_ids)
@@ -80,6 +97,8 @@ def _build(ws: Workspace, progress, cancel, batch: int) -> None:
         if src == "ground_truth":
             report(progress, 0.66, "ground-truth concept labels")
             conc = concepts_mod.ground_truth(probe, names)
+        elif sharded is not None:
+            conc = concepts_mod.clip_activations(sharded.cos, ws.recipe.clip_mode).astype(np.float16)
         else:
             model, tokenizer = concepts_mod.load_clip_source(src, ws.recipe.clip_weights)
             scorer = concepts_mod.ClipScorer(model, tokenizer)
@@ -89,8 +108,9 @@ def _build(ws: Workspace, progress, cancel, batch: int) -> None:
         ws.cache.write_array("concepts.npy", conc)
 
         if with_masks:
-            iou = extract_mod.pixel_iou(maps, probe, ex.pixel_threshold, cancel=cancel,
-                                        device=ws.loaded.device, progress=span(progress, 0.8, 0.95))
+            iou = sharded.pixel_iou if sharded is not None else extract_mod.pixel_iou(
+                maps, probe, ex.pixel_threshold, cancel=cancel, device=ws.loaded.device,
+                progress=span(progress, 0.8, 0.95))
             ws.cache.write_array("pixel_threshold.npy", ex.pixel_threshold)
             ws.cache.write_array("metrics/pixel_iou.npy", iou.astype(np.float32))
     finally:
@@ -109,3 +129,24 @@ def _build(ws: Workspace, progress, cancel, batch: int) -> None:
         "device": str(ws.loaded.device),
     }
     ws.cache.write_json(cache_mod.META, meta)  # written last: the commit marker
+    if job is not None:
+        shards_mod.forget(ws.root / "shards", job)  # merged and committed: the shards can go
+    return sharded
+
+
+def shard_job(ws: Workspace, probe, names, n_neurons, with_masks, batch, fingerprint):
+    """What every shard of this workspace needs (`neurodash.shards.ShardJob`): the recipe's model
+    and probe, and the concepts' text embeddings, computed once here for all shards."""
+    r = ws.recipe
+    text = None
+    if r.concept_source != "ground_truth":
+        model, tokenizer = concepts_mod.load_clip_source(r.concept_source, r.clip_weights)
+        text = concepts_mod.ClipScorer(model, tokenizer).encode_texts(names)
+    return shards_mod.ShardJob(
+        key=fingerprint, model=r.model, weights=r.weights, arch=r.arch, layer=r.layer,
+        pooling=r.pooling, n=len(probe), n_neurons=int(n_neurons), k=TOP_K, batch=batch,
+        probe=dict(spec=r.probe, n=r.probe_n, seed=r.probe_seed, size=int(getattr(probe, "size", 64)),
+                   labels_csv=r.labels_csv, files=getattr(probe, "files", None)),
+        with_masks=bool(with_masks), text=text,
+        clip_source=None if r.concept_source == "ground_truth" else r.concept_source,
+        clip_weights=r.clip_weights)

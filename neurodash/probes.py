@@ -15,16 +15,10 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from neurodash.cache import stable_hash
-
-# Pillow must not silently accept half a file: a truncated image is "corrupt" and is skipped.
-ImageFile.LOAD_TRUNCATED_IMAGES = False
-
-
-class ProbeError(ValueError):
-    """A probe cannot be built from what was given (the message says why)."""
+from neurodash.imagefiles import ProbeError, read_image, square, to_rgb8  # noqa: F401 (re-exported)
 
 
 # ---- the shapes world -----------------------------------------------------------------------------
@@ -54,16 +48,19 @@ class WorldProbe:
     def _sample(self, start: int, m: int, masks: bool):
         return self.world.sample(m, self.seed, size=self.size, start=start, masks=masks)
 
-    def chunks(self, batch: int, *, masks: bool = False) -> Iterator[tuple]:
-        """(start, images) per chunk, or (start, images, labels, masks) when ``masks``."""
+    def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
+               stop: int | None = None) -> Iterator[tuple]:
+        """(start, images) per chunk of ids [start, stop), or (start, images, labels, masks) when
+        ``masks``; chunk starts are start, start + batch, ... (global ids)."""
+        stop = self.n if stop is None else min(stop, self.n)
         parts = []
-        for start in range(0, self.n, batch):
-            m = min(batch, self.n - start)
-            images, labels, mk = self._sample(start, m, masks)
+        for s in range(start, stop, batch):
+            m = min(batch, stop - s)
+            images, labels, mk = self._sample(s, m, masks)
             parts.append(labels)
-            yield (start, images, labels, mk) if masks else (start, images)
-        if self._labels is None:  # a full pass rendered every label already: keep them
-            self._labels = np.concatenate(parts).astype(bool)
+            yield (s, images, labels, mk) if masks else (s, images)
+        if self._labels is None and start == 0 and stop == self.n:
+            self._labels = np.concatenate(parts).astype(bool)  # a full pass rendered every label
 
     def images(self, ids) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -109,9 +106,10 @@ class ArrayProbe:
     def images(self, ids):
         return self._images[np.asarray(ids)]
 
-    def chunks(self, batch, masks=False):
-        for s in range(0, len(self._images), batch):
-            yield s, self._images[s:s + batch]
+    def chunks(self, batch, masks=False, start=0, stop=None):
+        stop = len(self._images) if stop is None else min(stop, len(self._images))
+        for s in range(start, stop, batch):
+            yield s, self._images[s:min(s + batch, stop)]
 
     def listing_hash(self):
         # the pixels are the listing: a cache keyed on it changes when the images do
@@ -138,46 +136,14 @@ class FolderReport:
                 + (f"; skipped {len(self.skipped)} ({extra})" if self.skipped else ""))
 
 
-def to_rgb8(img: Image.Image) -> Image.Image:
-    """Any PIL image -> 8-bit RGB: EXIF orientation applied, alpha composited on white,
-    16/32-bit and float greys rescaled, CMYK/palette/LA converted."""
-    img = ImageOps.exif_transpose(img)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if (img.mode.startswith("I;16") or arr.max(initial=0) > 255) else 255.0
-        if img.mode == "F" and arr.max(initial=0) <= 1.0:
-            top = 1.0
-        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr, mode="L").convert("RGB")
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
-def square(img: Image.Image, size: int) -> np.ndarray:
-    """Resize the shorter side to ``size`` and centre-crop: uint8 (size,size,3)."""
-    w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    left, top = (nw - size) // 2, (nh - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
-
-
-def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    with Image.open(path) as img:
-        img.load()
-        return square(to_rgb8(img), size)
-
-
 class FolderProbe:
     """Every readable image under ``root`` (recursive, sorted by relative path), as size×size RGB.
 
     Unreadable files (corrupt, empty, not an image) are skipped and listed in ``report``.
     ``files``: the kept relative paths from an earlier scan (skips re-validating a cached probe).
     ``labels_csv``: optional CSV with a header ``file,<concept>,...`` and 0/1 values per image.
+    Without one, an ImageNet-style folder (every image in a class sub-folder) is labelled by its
+    class folders (neurodash.imagenet.folder_labels).
     """
 
     kind = "folder"
@@ -208,6 +174,11 @@ class FolderProbe:
         self.labels = None
         if self.labels_csv:
             self.label_names, self.labels = read_labels_csv(self.labels_csv, self.files)
+        else:
+            from neurodash.imagenet import folder_labels
+            found = folder_labels(self.files)
+            if found is not None:
+                self.label_names, self.labels = found
 
     def _validate(self, progress=None) -> list[str]:
         kept = []
@@ -257,12 +228,13 @@ class FolderProbe:
             out[j] = read_image(self.root / self.files[i], self.size)
         return out
 
-    def chunks(self, batch: int, *, masks: bool = False) -> Iterator[tuple]:
+    def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
+               stop: int | None = None) -> Iterator[tuple]:
         if masks:
             raise ProbeError("an image folder has no concept masks")
-        for start in range(0, len(self.files), batch):
-            ids = np.arange(start, min(start + batch, len(self.files)))
-            yield start, self.images(ids)
+        stop = len(self.files) if stop is None else min(stop, len(self.files))
+        for s in range(start, stop, batch):
+            yield s, self.images(np.arange(s, min(s + batch, stop)))
 
 
 def read_labels_csv(path: Path, files: list[str]) -> tuple[list[str], np.ndarray]:
@@ -310,7 +282,11 @@ def _truthy(v: str) -> bool:
 
 def make_probe(spec: str, *, n: int = 2000, seed: int = 0, size: int = 64, labels_csv=None,
                files=None, progress=None):
-    """"world" -> WorldProbe(n, seed, size); anything else is an image folder path."""
+    """"world" -> WorldProbe(n, seed, size); a Broden dataset folder (index.csv + label.csv) ->
+    BrodenProbe; any other folder -> FolderProbe."""
     if spec == "world":
         return WorldProbe(n, seed, size)
+    from neurodash.broden import BrodenProbe, is_broden
+    if is_broden(spec):
+        return BrodenProbe(spec, size)
     return FolderProbe(spec, size, labels_csv=labels_csv, files=files, progress=progress)

@@ -38,13 +38,16 @@ def _abs(p: str | None) -> str | None:
 class Recipe:
     """What a workspace computes. Paths are stored absolute, so the key does not depend on cwd."""
     model: str = field(default="shapes-cnn", metadata=option(
-        "shapes-cnn, tiny-clip, a torchvision name, open_clip:<arch>, or checkpoint (with weights "
+        "shapes-cnn, tiny-clip, a torchvision name with its weights enum (resnet50 = DEFAULT, "
+        "resnet50:IMAGENET1K_V1), open_clip:<arch>/<pretrained tag>, or checkpoint (with weights "
         "and arch)", label="Model", suggestions=("shapes-cnn", "tiny-clip")))
     layer: str = field(default="", metadata=option(
         "layer name (see `python -m neurodash layers`); default for shapes-cnn", label="Layer",
         widget="layer"))
     probe: str = field(default="world", metadata=option(
-        "'world' (the shapes world) or an image folder", label="Probe", suggestions=("world",)))
+        "'world' (the shapes world), an image folder (class sub-folders label it: ImageNet "
+        "synsets or class names), or a Broden folder (NetDissect layout: pixel masks)",
+        label="Probe", suggestions=("world",)))
     probe_n: int = field(default=DEFAULT_PROBE_N, metadata=option(
         "world probe size (images)", label="World probe size", widget="number", minimum=1,
         world_only=True))
@@ -52,11 +55,13 @@ class Recipe:
         "world probe seed", label="World probe seed", widget="number", minimum=0, advanced=True,
         world_only=True))
     concept_set: str = field(default="world", metadata=option(
-        "'world', 'imagenet' or a text file with one concept a line", label="Concept set",
-        flag="--concepts", suggestions=("world", "imagenet")))
+        "world, imagenet, words-20k (CLIP-Dissect), words-3k (SIEVE), broden:<folder>, or a text "
+        "file with one concept a line", label="Concept set",
+        flag="--concepts", suggestions=("world", "imagenet", "words-20k", "words-3k")))
     concept_source: str = field(default="ground_truth", metadata=option(
         "ground_truth (the probe's labels), clip (the shipped tiny CLIP scores each concept) or "
-        "open_clip:<arch>", label="Concept source", suggestions=("ground_truth", "clip")))
+        "open_clip:<arch>/<pretrained tag> (e.g. open_clip:ViT-B-32/laion2b_s34b_b79k)",
+        label="Concept source", suggestions=("ground_truth", "clip")))
     clip_mode: str = field(default="softmax", metadata=option(
         "CLIP activations: softmax over concepts (CLIP-Dissect) or a calibrated sigmoid",
         label="CLIP activations", choices=("softmax", "sigmoid"), advanced=True))
@@ -90,7 +95,10 @@ class Recipe:
                     raise RecipeError(f"{f.name} must be an integer ≥ {minimum}; got {value!r}")
         if self.probe != "world":
             norm(self, "probe", _abs(self.probe))
-        if self.concept_set not in ("world", "imagenet"):
+        from neurodash.concepts import is_named_set
+        if self.concept_set.startswith("broden:"):
+            norm(self, "concept_set", "broden:" + _abs(self.concept_set.split(":", 1)[1]))
+        elif not is_named_set(self.concept_set):
             norm(self, "concept_set", _abs(self.concept_set))
         if self.weights not in (None, "random"):
             norm(self, "weights", _abs(self.weights))

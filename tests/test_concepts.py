@@ -52,3 +52,12 @@ def test_clip_activation_modes():
     np.testing.assert_array_equal(sig >= 0.5, z >= 2.0)
     with pytest.raises(ConceptError):
         clip_activations(cos, "cubic")
+
+
+def test_word_concept_sets_come_from_wordfreq():
+    import wordfreq
+    words = concept_set("words-20k")
+    assert len(words) == 20000 == len(set(words)) and all(w.isalpha() for w in words)
+    assert concept_set("words-3k") == words[:3000]
+    top = [w for w in wordfreq.top_n_list("en", 100) if w.isalpha()]
+    assert words[:len(top)] == top                                # frequency order, as wordfreq gives it

@@ -11,7 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # diffusers deprecations, not ours
+pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),  # diffusers deprecations, not ours
+              pytest.mark.filterwarnings("ignore:The `local_dir_use_symlinks`:UserWarning")]
 
 from neurodash.generate import GeneratorError, get_generator
 from neurodash.progress import Cancelled, Job
@@ -118,7 +119,7 @@ def test_job_reports_progress_and_result(tiny_pipeline_dir):
 
 def test_missing_weights_give_a_readable_error(tmp_path):
     gen = get_generator("diffusers", model=str(tmp_path / "no-such-model"))
-    with pytest.raises(GeneratorError, match="no local diffusers weights"):
+    with pytest.raises(GeneratorError, match="no diffusers pipeline in"):
         gen.render("red", m=1)
     job = Job(lambda progress, cancel: gen.render("red", 1, 0, progress, cancel))
     job.wait(60)
@@ -145,3 +146,36 @@ def test_verify_reads_diffusers_renders_and_caches_them(tiny_pipeline_dir, stand
     assert 0.0 <= res.ar <= 1.0 and res.control == "circle"
     shown = rendered_images(stand_in, "red", generator=gen, m=2, seed=0)
     assert shown is not None and shown.shape == (2, 16, 16, 3)
+
+
+def test_model_id_loads_from_the_hf_cache_and_offline_names_the_folder(tiny_pipeline_dir, tmp_path,
+                                                                       monkeypatch):
+    """A diffusers model id resolves through the Hugging Face cache (layout written here, sockets
+    closed); offline, a missing id is one line naming model_index.json and the cache folder."""
+    import shutil
+    import socket
+
+    from neurodash import generate
+
+    def refuse(*a, **k):
+        raise AssertionError("a test tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("NEURODASH_OFFLINE", "1")
+    monkeypatch.setattr(generate, "_PIPELINES", {})
+    repo = tmp_path / "hf" / "models--test-org--tiny-sd"
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    shutil.copytree(tiny_pipeline_dir, repo / "snapshots" / commit)
+    by_id = get_generator("diffusers", model="test-org/tiny-sd", steps=2, batch_size=2, height=16, width=16)
+    by_dir = get_generator("diffusers", model=str(tiny_pipeline_dir), steps=2, batch_size=2,
+                           height=16, width=16)
+    np.testing.assert_array_equal(by_id.render("red", 2, seed=3), by_dir.render("red", 2, seed=3))
+
+    missing = get_generator("diffusers", model="test-org/not-cached", steps=2)
+    with pytest.raises(GeneratorError) as err:
+        missing.render("red", 1)
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1 and "model_index.json" in msg and "offline" in msg
+    assert str(tmp_path / "hf" / "models--test-org--not-cached") in msg

@@ -87,11 +87,12 @@ def test_unsafe_pickle_is_refused(tmp_path):
 
 def test_missing_zoo_weights_say_where(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.setenv("NEURODASH_OFFLINE", "1")
     with pytest.raises(ModelError) as err:
         load_model("resnet50", device="cpu")
     msg = str(err.value)
     assert "resnet50-" in msg and str(tmp_path / "th" / "hub" / "checkpoints") in msg
-    assert "never downloads" in msg
+    assert "offline" in msg
     with pytest.raises(ModelError, match="does not exist"):
         load_model("resnet18", weights=tmp_path / "nope.pth", device="cpu")
     with pytest.raises(ModelError, match="unknown torchvision"):
@@ -135,7 +136,7 @@ def test_open_clip_tower_from_config_file(tiny_clip_files):
     tokens = handle_out["o"]
     torch.testing.assert_close(cls, tokens[:, 0])
     torch.testing.assert_close(maps[:, :, 1, 2], tokens[:, 1 + 4 + 2])
-    with pytest.raises(ModelError, match="needs a local checkpoint"):
+    with pytest.raises(ModelError, match="needs a pretrained tag"):
         load_model(f"open_clip:{cfg}", device="cpu")
 
 
@@ -159,7 +160,7 @@ def test_available_models_lists_zoo(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     rows = {r["name"]: r for r in models.available_models()}
     assert {"shapes-cnn", "tiny-clip", "resnet18", "vit_b_16", "convnext_tiny", "checkpoint"} <= set(rows)
-    assert rows["resnet50"]["weights"].startswith("missing")
+    assert rows["resnet50"]["weights"].startswith("not cached: downloads resnet50-")
 
 
 def test_vit_token_layers_pool():

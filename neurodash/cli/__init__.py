@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "offline", False):
+        from neurodash.hub import set_offline
+        set_offline()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -30,6 +30,42 @@ def add_workspace_options(p: argparse.ArgumentParser) -> None:
             kw["choices"] = list(meta["choices"])
         g.add_argument(_flag(f), **kw)
     g.add_argument("--home", default=None, help="cache root (default $NEURODASH_HOME or ~/.cache/neurodash)")
+    add_offline_option(g)
+
+
+def add_offline_option(p) -> None:
+    p.add_argument("--offline", action="store_true",
+                   help="never download pretrained files (also NEURODASH_OFFLINE=1); a missing one "
+                        "is named with the folder to put it in")
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale-out (default: one process)")
+    g.add_argument("--engine", default="local", choices=["local", "shards", "ray"],
+                   help="local: one process; shards: resumable shards in this process; ray: shards "
+                        "as Ray tasks (pip install 'neurodash[ray]')")
+    g.add_argument("--address", default=None,
+                   help="Ray cluster to join ('auto' on a cluster node, ray://head:10001 through Ray "
+                        "Client); default: start a local Ray")
+    g.add_argument("--shards", type=int, default=None, help="number of shards (default 4)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="CPUs of a local Ray (default: all); one shard task per CPU or GPU")
+
+
+def make_runner(args):
+    """None (one process), or where shards run: --engine shards (this process) or ray."""
+    for opt in ("shards", "workers"):
+        value = getattr(args, opt, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{opt} must be at least 1 (got {value})")
+    engine = getattr(args, "engine", "local")
+    if engine == "local":
+        return None
+    if engine == "shards":
+        from neurodash.shards import InProcessRunner
+        return InProcessRunner()
+    from neurodash.ray_engine import RayRunner
+    return RayRunner(args.address, workers=args.workers)
 
 
 def recipe_from_args(args) -> Recipe:
@@ -61,18 +97,29 @@ class TqdmProgress:
 
 def open_workspace(args, *, compute: bool = True):
     """The workspace of the command's options, precomputed (with a bar) when it is not ready."""
+    return build_workspace(args, compute=compute)[0]
+
+
+def build_workspace(args, *, compute: bool = True):
+    """(workspace, shards.ShardedResult or None): opened, and precomputed when not ready, in one
+    process or in shards (--engine, where the command has it)."""
     from neurodash.precompute import precompute
     from neurodash.workspace import Workspace
     ws = Workspace.open(recipe_from_args(args), home=args.home)
+    sharded = None
     if not ws.is_ready() and compute:
         if ws.stale_reason:
             print(f"cache does not match ({ws.stale_reason}): recomputing", file=sys.stderr)
+        runner = make_runner(args)
         bar = TqdmProgress(f"precompute {ws.recipe.model}:{ws.recipe.layer}")
         try:
-            precompute(ws, progress=bar)
+            sharded = precompute(ws, progress=bar, runner=runner,
+                                 shards=getattr(args, "shards", None) or 4)
         finally:
             bar.close()
-    return ws
+            if hasattr(runner, "close"):
+                runner.close()
+    return ws, sharded
 
 
 def clean(obj):

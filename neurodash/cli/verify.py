@@ -30,7 +30,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--control", default=None, help="control concept (default: the least related one)")
     p.add_argument("--generator", default="world", choices=["world", "diffusers"])
     p.add_argument("--diffusers-model", default=None,
-                   help="diffusers pipeline directory or an already-cached model id (no download)")
+                   help="diffusers pipeline directory or a model id (Hugging Face cache; downloads "
+                        "when missing and online, never with --offline)")
     p.add_argument("--template", default="a photo of {}", help="prompt template for diffusers")
     p.add_argument("--steps", type=int, default=25, help="diffusers inference steps")
     p.add_argument("--batch-size", type=int, default=4, help="diffusers images per batch")

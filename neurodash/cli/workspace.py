@@ -14,6 +14,7 @@ from neurodash.stats import metrics as M
 def register(sub) -> None:
     s = sub.add_parser("precompute", help="build a workspace's cache")
     options.add_workspace_options(s)
+    options.add_engine_options(s)
     s.set_defaults(func=cmd_precompute)
 
     s = sub.add_parser("report", help="everything the neuron page shows, for one neuron")
@@ -42,9 +43,13 @@ def register(sub) -> None:
 
 
 def cmd_precompute(args) -> int:
-    ws = options.open_workspace(args)
+    ws, sharded = options.build_workspace(args)
     print(f"ready: {ws.recipe.label()}  [{ws.n_images} images × {ws.n_neurons} neurons × "
           f"{len(ws.concept_names)} concepts]  {ws.cache.path}")
+    if sharded is not None:
+        fresh, total = len(sharded.computed["extract"]), len(sharded.ranges)
+        print(f"shards: {total}; {fresh} computed now, {total - fresh} taken from the store of an "
+              "earlier run")
     report = ws.meta.get("probe_report")
     if report:
         print(report)

@@ -70,3 +70,32 @@ def test_cli_listings(cnn_weights, capsys, tmp_path, monkeypatch):
     assert main(["layers", "--weights", str(cnn_weights)]) == 0
     out = capsys.readouterr().out
     assert "block4" in out and "(128, 8, 8)" in out
+
+
+def test_layers_without_weights_and_offline_message(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    for var in ("NEURODASH_OFFLINE", "HF_HUB_OFFLINE"):  # --offline sets them: restored after
+        monkeypatch.setenv(var, "")
+    assert main(["layers", "--model", "resnet50:IMAGENET1K_V1", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "layer4" in out and "(2048, 7, 7)" in out
+    assert main(["precompute", "--model", "resnet50", "--layer", "layer4", "--offline",
+                 "--home", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "resnet50-11ad3fa6.pth" in err[-1] and str(tmp_path / "th" / "hub" / "checkpoints") in err[-1]
+
+
+def test_precompute_in_shards_from_the_cli(tmp_path, cnn_weights):
+    """--engine shards writes the same cache as one process (the Ray engine shares this path and is
+    checked against a local Ray in test_ray_engine.py)."""
+    import numpy as np
+    opts = ["--weights", str(cnn_weights), "--probe-n", "130"]
+    run("precompute", *opts, home=tmp_path / "one")
+    p = run("precompute", *opts, "--engine", "shards", "--shards", "3", home=tmp_path / "sh")
+    assert "ready:" in p.stdout and "130 images" in p.stdout
+    assert "shards: 3; 3 computed now, 0 taken from the store" in p.stdout
+    a, = (tmp_path / "one" / "workspaces").glob("*/acts.npy")
+    b, = (tmp_path / "sh" / "workspaces").glob("*/acts.npy")
+    assert np.load(a).tobytes() == np.load(b).tobytes()
+    p = run("precompute", *opts, "--engine", "shards", "--shards", "0", home=tmp_path / "x", check=False)
+    assert p.returncode == 2 and "--shards must be at least 1" in p.stderr
