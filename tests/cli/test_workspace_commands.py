@@ -85,17 +85,20 @@ def test_layers_without_weights_and_offline_message(tmp_path, capsys, monkeypatc
     assert "resnet50-11ad3fa6.pth" in err[-1] and str(tmp_path / "th" / "hub" / "checkpoints") in err[-1]
 
 
-def test_precompute_in_shards_from_the_cli(tmp_path, cnn_weights):
+def test_precompute_in_shards_from_the_cli(tmp_path, cnn_weights, capsys):
     """--engine shards writes the same cache as one process (the Ray engine shares this path and is
-    checked against a local Ray in test_ray_engine.py)."""
+    checked against a local Ray in tests/test_ray_engine.py)."""
     import numpy as np
-    opts = ["--weights", str(cnn_weights), "--probe-n", "130"]
-    run("precompute", *opts, home=tmp_path / "one")
-    p = run("precompute", *opts, "--engine", "shards", "--shards", "3", home=tmp_path / "sh")
-    assert "ready:" in p.stdout and "130 images" in p.stdout
-    assert "shards: 3; 3 computed now, 0 taken from the store" in p.stdout
+    opts = ["--weights", str(cnn_weights), "--probe-n", "130", "--layer", "block2"]
+    assert main(["precompute", *opts, "--home", str(tmp_path / "one")]) == 0
+    assert main(["precompute", *opts, "--engine", "shards", "--shards", "3",
+                 "--home", str(tmp_path / "sh")]) == 0
+    out = capsys.readouterr().out
+    assert "ready:" in out and "130 images" in out
+    assert "shards: 3; 3 computed now, 0 taken from the store" in out
     a, = (tmp_path / "one" / "workspaces").glob("*/acts.npy")
     b, = (tmp_path / "sh" / "workspaces").glob("*/acts.npy")
     assert np.load(a).tobytes() == np.load(b).tobytes()
-    p = run("precompute", *opts, "--engine", "shards", "--shards", "0", home=tmp_path / "x", check=False)
-    assert p.returncode == 2 and "--shards must be at least 1" in p.stderr
+    assert main(["precompute", *opts, "--engine", "ray", "--workers", "0",
+                 "--home", str(tmp_path / "x")]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
