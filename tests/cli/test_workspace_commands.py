@@ -102,3 +102,42 @@ def test_precompute_in_shards_from_the_cli(tmp_path, cnn_weights, capsys):
     assert main(["precompute", *opts, "--engine", "ray", "--workers", "0",
                  "--home", str(tmp_path / "x")]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_a_killed_sharded_precompute_resumes(tmp_path, cnn_weights, capsys):
+    """SIGKILL the precompute once a shard is in the store; the rerun takes the finished shards from
+    the store and computes only the rest (the Ray engine writes the same store)."""
+    import signal
+    import time
+
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for i in range(384):  # a class-folder probe: labels, no masks, cheap to read
+        path = tmp_path / "probe" / ("cats" if i % 2 else "dogs") / f"{i:03d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(path)
+    (tmp_path / "concepts.txt").write_text("cats\ndogs\n")
+    home = tmp_path / "h"
+
+    def finished_shards() -> int:  # done.json written and recorded in the shard's manifest
+        from neurodash.cache import CacheDir
+        return sum(CacheDir(d).has("done.json") for d in home.glob("shards/*/*"))
+    opts = ["--weights", str(cnn_weights), "--probe", str(tmp_path / "probe"), "--layer", "block1",
+            "--concepts", str(tmp_path / "concepts.txt"), "--engine", "shards", "--shards", "6"]
+    env = {**os.environ, "NEURODASH_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "neurodash", "precompute", *opts],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not finished_shards() and proc.poll() is None:
+            assert time.monotonic() < deadline, "no shard finished in time"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finished = finished_shards()
+    assert 1 <= finished < 6, f"{finished} shards were done when the run was killed"
+    assert main(["precompute", *opts, "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert f"shards: 6; {6 - finished} computed now, {finished} taken from the store" in out, out
