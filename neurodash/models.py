@@ -182,7 +182,7 @@ def _num_classes(sd: dict) -> int | None:
 
 def _torchvision_model(name: str, weights: str | None, *, user_checkpoint: bool) -> tuple[nn.Module, Path | None, int]:
     import torchvision
-    spec, (name, _tag) = name, split_tag(name)
+    spec, name = name, split_tag(name)[0]
     chosen = torchvision_weights(spec)  # also checks the name and the tag
     builder = torchvision.models.get_model_builder(name)
     size = int(chosen.transforms().crop_size[0])

@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from neurodash.cache import CacheDir, CacheError, stable_hash
+from neurodash.cache import CacheDir, stable_hash
 from neurodash.progress import Cancelled, report
 
 CLIP_BATCH = 128
@@ -224,15 +224,3 @@ def forget(store: Path, job: ShardJob) -> None:
     """Drop a job's shards once their merge is safely in the workspace cache."""
     shutil.rmtree(Path(store) / job.store_key(), ignore_errors=True)
 
-
-def check_store(store: Path, job: ShardJob) -> list[str]:
-    """Ranges of the finished shards in the store (what a resumed run will not recompute)."""
-    base = Path(store) / job.store_key()
-    out = []
-    for d in sorted(base.glob("*-*")) if base.exists() else []:
-        try:
-            if CacheDir(d).read_json(DONE)["job"] == job.key:
-                out.append(d.name)
-        except (CacheError, KeyError, TypeError):
-            continue
-    return out
