@@ -9,9 +9,14 @@ A link may name its page by path (/layer?...) or, at the root, by ?page=layer.
 
 import streamlit as st
 
-from neurodash import ui
-
 st.set_page_config(page_title="neurodash", page_icon=":material/neurology:", layout="wide")
+# Content at once: the first import of the model libraries takes seconds on a cold process.
+_boot = st.empty()
+_boot.info("Starting neurodash: loading the model libraries (a few seconds, once per server)…")
+
+from neurodash import ui  # noqa: E402 - after the placeholder on purpose
+
+_boot.empty()
 
 PAGES = {
     "neuron": st.Page("views/neuron.py", title="Neuron", icon=":material/neurology:", url_path="neuron"),

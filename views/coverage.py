@@ -26,8 +26,8 @@ c2.metric("claimed by Thm 4.1", f"{s['claimed']:.2f}")
 c3.metric("non-vacuous bounds", f"{s['informative']} of {s['neurons']}")
 c4.metric("mean set size", f"{s['mean_set_size']:.2f}")
 if s["informative"]:
-    st.markdown(f"Among the {s['informative']} neurons with a non-vacuous bound: observed "
+    st.caption(f"Among the {s['informative']} neurons with a non-vacuous bound: observed "
                 f"{s['observed_informative']:.2f}, claimed {s['claimed_informative']:.2f}.")
-st.plotly_chart(ui.charts.coverage_bars(s["bars"]), key="coverage_chart")
+st.plotly_chart(ui.charts.coverage_bars(s["bars"], be), key="coverage_chart")
 st.dataframe(be, hide_index=True, key="coverage_table")
 ui.downloads(be, f"coverage_{ws.layer}", key="coverage_dl")

@@ -15,23 +15,36 @@ with ui.guard("Cannot build the layer table", stop=True):
 be = ui.layer_be_section(ctx, "layer")
 flags = None
 with ui.guard("Cannot compute the automatic flags"):
-    _evidence, flags = ui.auto_flags(ctx, be=be, sanity=False)
+    _evidence, flags = ui.auto_flags(ctx, be=be)
 view = ui.reports.layer_view(table, be, flags, ui.annotations(ws))
+ui.workspace_warnings(ctx)
 
 f1, f2, f3 = st.columns([2, 1, 1])
 text = f1.text_input("filter: concept contains", key="layer_filter")
 selective_only = f2.checkbox("selective only", key="layer_selective")
 flagged_only = f3.checkbox("flagged only", key="layer_flagged")
 shown = ui.reports.filter_layer(view, text=text, selective_only=selective_only, flagged_only=flagged_only)
-shown = shown.assign(open=[ctx.link("neuron", neuron=int(j)) for j in shown["neuron"]])
+thumbs = ui.thumbnails(ws)
+shown = shown.assign(open=[ctx.link("neuron", neuron=int(j)) for j in shown["neuron"]],
+                     top_image=[thumbs[int(j)] for j in shown["neuron"]])
+if "severity" in shown:
+    shown = shown.sort_values(["severity", "neuron"], ascending=[False, True], kind="stable")
+front = [c for c in ("neuron", "top_image", "open", "severity", "auto_flags") if c in shown]
+shown = shown[front + [c for c in shown.columns if c not in front]]
+labels = ui.reports.column_groups(shown.columns, metrics or [ctx.metric])
 
-st.caption(f"{len(shown)} of {len(view)} neurons. Click a row to open its neuron; sort by clicking a header. "
+st.caption(f"{len(shown)} of {len(view)} neurons, most severe flags first. Click a row (or a scatter point below) to "
+           "open its neuron; sort by clicking a header. "
            f"Bands are Cor. 3.2's 2r(δ/|C|), δ = {ui.DELTA} (empty: the metric has no Table 1 rate).")
 event = st.dataframe(
-    shown, hide_index=True, key="layer_table", on_select="rerun", selection_mode="single-row",
-    column_config={"open": st.column_config.LinkColumn("link", display_text="open ↗"),
-                   **{c: st.column_config.NumberColumn(format="%.4f") for c in shown.columns
-                      if c.endswith(("_score", "_band")) or c.startswith("gt_pixel") or c == "be_stability"}},
+    shown, hide_index=True, key="layer_table", on_select="rerun", selection_mode="single-row", height=520,
+    row_height=44,
+    column_config={**{c: st.column_config.Column(label) for c, label in labels.items()},
+                   **{c: st.column_config.NumberColumn(labels.get(c, c), format="%.4f") for c in shown.columns
+                      if c.endswith(("_score", "_band")) or c.startswith("gt_pixel") or c == "be_stability"},
+                   "top_image": st.column_config.ImageColumn("top image", width="small"),
+                   "open": st.column_config.LinkColumn("link", display_text="open ↗"),
+                   "severity": st.column_config.NumberColumn("flags · severity", format="%.2f")},
 )
 if event is not None and event.selection.rows:
     ui.open_neuron(int(shown.iloc[event.selection.rows[0]]["neuron"]))
@@ -60,6 +73,7 @@ if x == "selectivity":
     fig.update_xaxes(type="log")
 picked = st.plotly_chart(fig, key="layer_scatter", on_select="rerun", selection_mode="points")
 if picked is not None and picked.selection.points:
-    ui.open_neuron(int(picked.selection.points[0]["customdata"]))
+    point = picked.selection.points[0].get("customdata")
+    ui.open_neuron(int(point[0] if isinstance(point, (list, tuple)) else point))
 
 ui.downloads(view, f"layer_{ws.layer}", key="layer_dl")

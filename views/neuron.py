@@ -1,4 +1,5 @@
-"""Neuron: its top images, activation histogram, top concepts with bands, BE, sanity, selectivity."""
+"""Neuron: the explanation at one glance (concept, score and band, BE, SIEVE verdict, triage and flags),
+then top images, histogram, concept scores, BE and the workspace's sanity checks."""
 
 import streamlit as st
 
@@ -11,17 +12,42 @@ C = len(ws.concept_names)
 with ui.guard(f"Cannot show neuron {j}", stop=True):
     card = ui.neuron_card(ws, j, ui.page_metrics(ws, ctx.metric), delta=ui.DELTA)
 
+be = None
+with ui.guard("The bootstrap ensemble failed"):
+    be = ui.neuron_be(ctx, card)
+flags = None
+with ui.guard("Cannot compute the automatic flags"):
+    _evidence, table = ui.auto_flags(ctx, unit_be=be)
+    flags = ui.reports.unit_flags(table, j)
+note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are not
+head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
+
+# ---- header: the explanation at one glance ----------------------------------------------------------
 st.header(f"Neuron {j} · {ws.layer}")
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("SIEVE selectivity (P99/median)", f"{card.selectivity:.3g}",
-          "selective" if card.selective else "not selective", delta_color="normal" if card.selective else "inverse")
-c2.metric("top-1% threshold", f"{card.top1_threshold:.3g}")
+c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
+c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
+          ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")
+c2.metric("BE stability", head["be_text"], ui.literal(head["be_detail"]), delta_color="off", delta_arrow="off")
+c3.metric("SIEVE verdict", head["verdict_text"], ui.literal(head["verdict_detail"]), delta_color="off",
+          delta_arrow="off")
+c4.metric("triage status", ui.literal(head["triage_text"]), ui.literal(head["triage_detail"]), delta_color="off",
+          delta_arrow="off")
+c5.metric("flag severity", head["severity_text"].split(" · ")[0],
+          (head["severity_text"].split(" · ", 1)[1] if " · " in head["severity_text"] else None),
+          delta_color="off", delta_arrow="off",
+          help="Sum over raised automatic flags of weight × strength (Triage page); flags need BE / AR for "
+               "their full evidence.")
+if head["reasons"]:
+    st.dataframe({"automatic flag": head["flags"], "reason": head["reasons"]}, hide_index=True,
+                 key="neuron_flag_table")
+ui.workspace_warnings(ctx)
+d1, d2, d3 = st.columns(3)
+d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({'selective' if card.selective else 'not selective'}, β = 10)")
+d2.caption(f"top-1% activation {card.top1_threshold:.3g}")
 if card.ground_truth is not None:
     gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
-    c3.metric("ground-truth concept", card.ground_truth.concept, f"{gt_label} {card.ground_truth.score:.3f}",
-              delta_color="off")
-note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are not
-c4.metric("triage status", note.status, ", ".join(note.flags) or None, delta_color="off")
+    d3.caption(f"ground truth ({gt_label} {card.ground_truth.score:.3f}):")
+    d3.text(card.ground_truth.concept)
 
 # ---- images ---------------------------------------------------------------------------------------
 st.subheader("Top images")
@@ -31,7 +57,7 @@ heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
 with ui.guard("Cannot load the top images"):
     ids, acts, maps, images = ui.top_images(ws, j, k)
     ui.image_grid(images, [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)], heat=maps if heat else None,
-                  columns=min(k, 10), key="top")
+                  columns=min(k, 8), size=256, key="top")
 if st.toggle("show quantile bins below the top", value=False, key="neuron_bins"):
     with ui.guard("Cannot load the quantile bins"):
         for b in ui.quantile_bins(ws, j):
@@ -43,21 +69,24 @@ with ui.guard("Cannot draw the histogram"):
     st.plotly_chart(ui.charts.activation_histogram(ui.histogram(ws, card, ctx.metric)), key="neuron_hist")
 rows = ui.reports.concept_rows(card)
 st.subheader("Top concepts and their bands")
-shown = st.multiselect("metrics in the chart", list(card.concepts), default=[m for m in [ctx.metric] if m in card.concepts],
-                       key="neuron_chart_metrics")
-if shown:
-    st.plotly_chart(ui.charts.concept_scores(rows[rows["metric"].isin(shown)]), key="neuron_concepts")
-st.caption("Table 1 bands: Cor. 3.2 band 2r(δ/|C|), interval score ± r. Metrics without a Table 1 rate get an "
-           "empirical bootstrap interval, labelled as such.")
-for metric in card.concepts:
-    st.markdown(ui.reports.cor32_reading(card, metric, C))
-st.dataframe(rows, hide_index=True, key="neuron_concept_table",
-             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
-ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
+others = [m for m in card.concepts if m != ctx.metric]
+extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
+shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
+st.plotly_chart(ui.charts.concept_scores(rows[rows["metric"].isin(shown)]), key="neuron_concepts")
+with st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)"):
+    reading = ui.reports.cor32_table(card, C)
+    st.caption(reading.attrs["statement"])
+    st.dataframe(reading, hide_index=True, key="neuron_cor32",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
+    st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
+               "interval, labelled as such. Every concept row:")
+    st.dataframe(rows, hide_index=True, key="neuron_concept_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
+    ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
 
 # ---- bootstrap ensemble -------------------------------------------------------------------------------
-st.subheader("Bootstrap ensemble (BE)")
-ui.be_section(ctx, card)
+st.subheader(f"Bootstrap ensemble (BE, {ctx.metric})")
+ui.be_section(ctx, be)
 
 # ---- sanity checks ---------------------------------------------------------------------------------
 st.subheader("Sanity checks (NeuronEval) on this workspace")

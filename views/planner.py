@@ -34,7 +34,8 @@ with ui.guard("Cannot plan with these values", stop=True):
     plan = ui.planner(freq=freq, alpha=alpha, agreement=agreement, n_concepts=int(n_concepts), delta=delta,
                       target=target)
 
-st.plotly_chart(ui.charts.planner_curves(plan["curves"], target, plan["needed"]), key="planner_chart")
+st.plotly_chart(ui.charts.planner_curves(plan["curves"], target, plan["needed"],
+                                         current_n=ctx.ws.n_images if ctx is not None else None), key="planner_chart")
 st.subheader("Probe size that reaches the target")
 st.dataframe(plan["needed"], hide_index=True, key="planner_table",
              column_config={"probe_size": st.column_config.NumberColumn("probe size n", format="%d"),

@@ -1,4 +1,5 @@
-"""Triage: automatic flags for every neuron, plus manual flags, status and notes saved in the workspace."""
+"""Triage: the queue of units by the severity of their automatic flags, with reasons; manual flags,
+status and notes saved in the workspace."""
 
 import streamlit as st
 
@@ -7,21 +8,34 @@ from neurodash import ui
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
 st.header(f"Triage · {ws.layer}")
-st.caption("Automatic flags use the sidebar's metric (" + ctx.metric + "). A flag is blank until its evidence is "
-           "computed: run BE and the AR measurement below. " +
-           "; ".join(f"**{v}**" for v in ui.triage.FLAGS.values()) + ".")
+st.caption(f"Automatic flags use the sidebar's metric ({ctx.metric}). A flag is unknown until its evidence is "
+           "computed: run BE over the layer and the AR measurement below. Severity = Σ weight × strength over raised "
+           "flags (low AR 3, unstable BE 2, band overlap 1, not selective 1; strength 0.5–1 by how far past its "
+           "threshold); the queue is sorted by it.")
+ui.workspace_warnings(ctx)
 
 be = ui.layer_be_section(ctx, "triage")
 ar = ui.layer_ar_section(ctx, "triage")
 with ui.guard("Cannot compute the automatic flags", stop=True):
-    evidence, flags = ui.auto_flags(ctx, be=be, ar=ar, sanity=True)
+    evidence, flags = ui.auto_flags(ctx, be=be, ar=ar)
     table = ui.reports.triage_table(evidence, flags, ui.annotations(ws))
+known = [name for name, col in (("BE", "stability"), ("AR", "ar")) if col in evidence]
+st.caption("Evidence in the flags: band and selectivity" + (", " + " and ".join(known) if known else
+                                                           " (BE and AR not computed yet)") + ".")
 
 # ---- the current neuron's record --------------------------------------------------------------------
 st.subheader(f"Neuron {j}")
 row = table[table["neuron"] == j].iloc[0]
-st.markdown(f"Automatic flags: **{row['auto_flags'] or 'none raised'}**  ·  chosen concept `{row['concept']}` "
-            f"({ctx.metric} {row['score']:.3f}, gap to runner-up {row['gap']:.3f}, band {row['band']:.3f})")
+a, b, c = st.columns(3)
+a.metric("severity", f"{row['severity']:.2f}", f"rank {int(table.index[table['neuron'] == j][0]) + 1} of {len(table)}",
+         delta_color="off", delta_arrow="off")
+b.metric(f"chosen concept ({ctx.metric})", ui.literal(row["concept"]), f"score {row['score']:.3f}", delta_color="off",
+         delta_arrow="off")
+c.metric("gap to runner-up / band", f"{row['gap']:.3f} / {row['band']:.3f}")
+if row["reasons"]:
+    st.dataframe({"reason": row["reasons"].split(ui.triage.REASON_SEP)}, hide_index=True, key="triage_reasons")
+else:
+    st.caption("No automatic flag raised on the evidence computed so far.")
 note = ui.annotation(ws, j)
 flag_choices = list(dict.fromkeys(list(ui.triage.FLAGS.values()) + ["polysemantic", "dead", "interesting"]
                                   + list(note.flags)))
@@ -36,8 +50,7 @@ with st.form(f"triage_form_{j}"):
 if save:
     with ui.guard("Could not save; nothing was changed"):
         saved = ws.annotations.update(j, status=status, flags=manual, note=text)
-        st.success(f"Saved neuron {j}: {saved.status}" + (f", flags {', '.join(saved.flags)}" if saved.flags else "")
-                   + f" ({saved.updated}).")
+        st.success(f"Saved neuron {j} ({saved.updated}).")
         table = ui.reports.triage_table(evidence, flags, ui.annotations(ws))
 if row["auto_flags"] and st.button("Copy the automatic flags into the manual flags", key="triage_copy"):
     with ui.guard("Could not save; nothing was changed"):
@@ -45,7 +58,7 @@ if row["auto_flags"] and st.button("Copy the automatic flags into the manual fla
         st.rerun()
 
 # ---- every neuron ------------------------------------------------------------------------------------
-st.subheader("All neurons")
+st.subheader("Queue: most severe first")
 f1, f2 = st.columns(2)
 only_flagged = f1.checkbox("only neurons with automatic flags", key="triage_only_flagged")
 only_noted = f2.checkbox("only neurons with a saved record", key="triage_only_noted")
@@ -54,9 +67,14 @@ if only_flagged:
     shown = shown[shown["n_flags"] > 0]
 if only_noted:
     shown = shown[shown["updated"] != ""]
+st.caption(f"{len(shown)} of {len(table)} units; {int((table['n_flags'] > 0).sum())} with automatic flags. "
+           "Click a row to open its unit here.")
 event = st.dataframe(shown, hide_index=True, key="triage_table", on_select="rerun", selection_mode="single-row",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in ("score", "gap", "band", "stability", "ar") if c in shown})
+                     column_config={**{c: st.column_config.NumberColumn(format="%.3f")
+                                       for c in ("score", "gap", "band", "stability", "ar", "severity") if c in shown},
+                                    "severity": st.column_config.ProgressColumn(
+                                        "severity", format="%.2f", min_value=0.0,
+                                        max_value=float(sum(ui.triage.WEIGHTS.values())))})
 if event is not None and event.selection.rows:
     ui.open_neuron(int(shown.iloc[event.selection.rows[0]]["neuron"]), page="views/triage.py")
 ui.downloads(table, f"triage_{ws.layer}", key="triage_dl")

@@ -5,6 +5,7 @@ import streamlit as st
 from neurodash import ui
 
 MEAN_AR_RULE = "mean AR of SIEVE's hypotheses on this layer (paper)"
+FIXED = 0.5
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
@@ -30,8 +31,8 @@ with ui.guard("Hypothesize failed"):
     with st.spinner("Cropping, embedding and clustering the top images…"):
         hyps = ui.hypotheses(ws, j)
     for h in hyps:
-        st.markdown(f"**Cluster {h.cluster}** ({len(h.image_ids)} crops): "
-                    + ", ".join(f"`{c}` ({s:.3f})" for c, s in zip(h.concepts, h.scores)))
+        st.caption(f"Cluster {h.cluster} ({len(h.image_ids)} crops), named by CLIP:")
+        st.text(", ".join(f"{c} ({s:.3f})" for c, s in zip(h.concepts, h.scores)))
         ui.image_grid(h.crops[:10], [f"#{i}" for i in h.image_ids[:10]], columns=10, size=80)
 
 # ---- Verify --------------------------------------------------------------------------------------------
@@ -53,8 +54,8 @@ with st.form("verify_form"):
     control = c4.selectbox("control concept", ["(automatic)"] + names, key="verify_control")
     d1, d2 = st.columns(2)
     model_dir = d1.text_input("diffusers pipeline (local directory or cached model id)", key="verify_model")
-    # The paper's rule is the default; its first use renders every hypothesis of the layer's
-    # selective neurons once (seconds with the world renderer, cached afterwards).
+    # The paper's rule is the default: the layer's mean AR is computed once in the background (and
+    # cached); the one-concept result shows at once against the fixed 0.5, then against the mean.
     rule = d2.radio("keep the hypothesis when AR ≥", [MEAN_AR_RULE, "0.5"], key="verify_rule", horizontal=True)
     go = st.form_submit_button("Render and verify", type="primary")
 
@@ -62,14 +63,16 @@ if go:
     with ui.guard("Cannot start the render"):
         options = {"model": model_dir.strip() or None} if generator_name == "diffusers" else {}
         generator = ui.get_generator(generator_name, **options)
-        threshold = None if rule == MEAN_AR_RULE else float(rule)
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)
+        if rule == MEAN_AR_RULE:  # computed once per layer in the background; 0.5 stands in meanwhile
+            ui.keep_threshold_job(ws, generator, m=int(m), seed=int(seed), beta=beta)
         ui.jobs.start("verify", lambda progress, cancel: ui.reports.verify_many(
-            ws, j, picked, generator=generator, m=int(m), seed=int(seed), control=ctrl, threshold=threshold,
-            progress=progress, cancel=cancel), neuron=j, generator=generator, m=int(m), seed=int(seed))
+            ws, j, picked, generator=generator, m=int(m), seed=int(seed), control=ctrl, threshold=FIXED,
+            progress=progress, cancel=cancel), neuron=j, generator=generator, m=int(m), seed=int(seed),
+            rule=rule, beta=beta)
 
-done = ui.jobs.watch("verify", "Rendering")
+done = ui.jobs.watch("verify", f"Verify of neuron {j}: rendering the concept and its control, reading the unit")
 if done is not None:
     job, meta = done["job"], done["meta"]
     if job.state == "cancelled":
@@ -80,17 +83,30 @@ if done is not None:
         st.caption(f"The last verification was for neuron {meta['neuron']}; run it again for neuron {j}.")
     else:
         results = job.result()
+        if meta["rule"] == MEAN_AR_RULE:
+            keep = ui.keep_threshold_job(ws, meta["generator"], m=meta["m"], seed=meta["seed"], beta=meta["beta"])
+            if ui.jobs.watch_job(keep, "Layer keep-threshold (SIEVE over every selective unit, once per layer)",
+                                 key="verify_keep"):
+                with ui.guard("The layer keep-threshold failed; verdicts use the fixed 0.5"):
+                    run = keep.result()
+                    results = ui.reports.judge(results, *ui.reports.keep_threshold(run, FIXED))
+            else:
+                results = ui.reports.judge(results, FIXED, f"fixed {FIXED:g} while the layer's mean AR is computed "
+                                                           "(verdicts update when it is ready)")
+        else:
+            results = ui.reports.judge(results, FIXED, f"fixed {FIXED:g}")
+        ui.remember_verdicts(ctx, results)
         table = ui.reports.verify_rows(results)
         st.dataframe(table, hide_index=True, key="verify_results",
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                                     if table[c].dtype.kind == "f"})
         for r in results:
-            badge = ":green-badge[verified]" if r.passed else ":red-badge[rejected]"
-            st.markdown(f"{badge} **{r.concept}**: AR {r.ar:.2f} [{r.interval[0]:.2f}, {r.interval[1]:.2f}] vs control "
-                        f"*{r.control}* {r.control_ar:.2f} [{r.control_interval[0]:.2f}, {r.control_interval[1]:.2f}]; "
-                        f"threshold {r.threshold:.2f} ({r.threshold_source}); top-1% activation "
-                        f"{r.activation_threshold:.3g}.")
-            with ui.guard(f"Cannot show the renders of {r.concept}"):
+            st.markdown(":green-badge[verified]" if r.passed else ":red-badge[rejected]")
+            st.text(f"{r.concept}: AR {r.ar:.2f} [{r.interval[0]:.2f}, {r.interval[1]:.2f}] vs control "
+                    f"{r.control} {r.control_ar:.2f} [{r.control_interval[0]:.2f}, {r.control_interval[1]:.2f}]; "
+                    f"threshold {r.threshold:.2f} ({r.threshold_source}); top-1% activation "
+                    f"{r.activation_threshold:.3g}.")
+            with ui.guard("Cannot show the renders"):
                 images = ui.rendered_images(ws, r.concept, meta["generator"], meta["m"], meta["seed"])
                 if images is not None:
                     ui.image_grid(images[:20], [f"{a:.2f}{' ✓' if a > r.activation_threshold else ''}"

@@ -72,6 +72,20 @@ def bootstrap(ws: WorkspaceView, neuron: int, *, metric: str, K: int = 100, seed
     return report
 
 
+def cached(ws: WorkspaceView, neuron: int, *, metric: str, K: int = 100, seed: int = 0, t=None,
+           delta: float = 0.05) -> BEReport | None:
+    """The BE report if it was computed before (by anyone), else None; never computes."""
+    t_eff = 0.95 * K if t is None else float(t)
+    name = f"bootstrap/n{int(neuron)}_{metric}_K{K}_s{seed}_t{t_eff:g}_d{delta:g}.json"
+    if ws.cache is None or not ws.cache.has(name):
+        return None
+    try:
+        return BEReport(**ws.cache.read_json(name))
+    except (CacheError, TypeError) as err:
+        log.warning("%s; ignoring it", err)
+        return None
+
+
 def _winners(ws: WorkspaceView, neuron: int, metric: str, K: int, seed: int) -> np.ndarray:
     if metric == "soft_wpmi":
         # soft-WPMI's marginal runs over the layer's neurons, so resample the whole layer

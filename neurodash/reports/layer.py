@@ -72,7 +72,8 @@ def layer_view(table: pd.DataFrame, be: pd.DataFrame | None = None, flags: pd.Da
         cols = [c for c in ("be_set", "be_set_size", "be_stability") if c in be]
         out = out.merge(be[["neuron"] + cols], on="neuron", how="left")
     if flags is not None:
-        auto = flags[["flags", "n_flags"]].rename(columns={"flags": "auto_flags"}).rename_axis("neuron").reset_index()
+        auto = (flags[["severity", "flags", "n_flags", "reasons"]].rename(columns={"flags": "auto_flags"})
+                .rename_axis("neuron").reset_index())
         out = out.merge(auto, on="neuron", how="left")
     return out
 
@@ -107,4 +108,24 @@ def plottable(view: pd.DataFrame, columns) -> pd.DataFrame:
                 cap = float(finite.abs().max() * 10) if len(finite) and finite.abs().max() > 0 else 1e3
                 out[c] = v.where(~inf, np.sign(v) * cap)
                 out[f"{c}_infinite"] = inf
+    return out
+
+
+def column_groups(columns, metrics) -> dict[str, str]:
+    """Display labels that group the layer table's columns: "iou · concept", "BE · stability", ..."""
+    out = {}
+    for c in columns:
+        m = next((m for m in metrics if c.startswith(f"{m}_")), None)
+        if m is not None:
+            out[c] = f"{m} · {c[len(m) + 1:]}"
+        elif c.startswith("be_"):
+            out[c] = f"BE · {c[3:].replace('_', ' ')}"
+        elif c.startswith("gt_"):
+            out[c] = f"truth · {c[3:].replace('_', ' ')}"
+        elif c in ("severity", "auto_flags", "n_flags", "reasons"):
+            out[c] = f"flags · {c.replace('auto_', '').replace('_', ' ')}"
+        elif c in ("status", "manual_flags"):
+            out[c] = f"triage · {c.replace('_', ' ')}"
+        elif c in ("selectivity", "selective", "top1_threshold"):
+            out[c] = f"SIEVE · {c.replace('_', ' ')}"
     return out

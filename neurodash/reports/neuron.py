@@ -43,13 +43,15 @@ def binarization_threshold(acts, alpha: float) -> float:
 
 def card_histogram(card, acts_column, alpha: float) -> dict:
     """The card's activation histogram with the binarization (α) and top-1% thresholds marked."""
+    binarized, top1 = binarization_threshold(acts_column, alpha), float(card.top1_threshold)
+    if np.isclose(binarized, top1, rtol=1e-6, atol=1e-12):  # one line when they coincide (α = 1%)
+        thresholds = {f"binarized: top {alpha:g} = top 1% (SIEVE AR)": top1}
+    else:
+        thresholds = {f"binarized: top {alpha:g}": binarized, "top 1% (SIEVE AR)": top1}
     return {
         "edges": np.asarray(card.hist_edges, dtype=float).tolist(),
         "counts": np.asarray(card.hist_counts).tolist(),
-        "thresholds": {
-            f"binarized: top {alpha:g}": binarization_threshold(acts_column, alpha),
-            "top 1% (SIEVE AR)": float(card.top1_threshold),
-        },
+        "thresholds": thresholds,
     }
 
 
@@ -90,6 +92,67 @@ def cor32_reading(card, metric: str, n_concepts: int) -> str:
     return text
 
 
+def cor32_table(card, n_concepts: int) -> pd.DataFrame:
+    """Cor. 3.2 for every metric of a card, one row each: the chosen concept, its band 2r, the runner-up,
+    the gap, and the reading (inside the band: this probe cannot tell them apart)."""
+    rows = []
+    for metric, scores in card.concepts.items():
+        if not scores:
+            continue
+        top, second = scores[0], (scores[1] if len(scores) > 1 else None)
+        gap = top.score - second.score if second is not None else math.nan
+        if top.band_kind != "table1" or not np.isfinite(top.band):
+            reading = "no Table 1 rate: no guarantee" + (" (empirical interval shown)" if top.band_kind == "empirical"
+                                                         else "")
+        elif second is None:
+            reading = "one concept scored"
+        else:
+            reading = "inside the band: cannot tell apart" if gap < top.band else "outside the band: separated"
+        rows.append({"metric": metric, "chosen": top.concept, "score": top.score,
+                     "band 2r": top.band if top.band_kind == "table1" else math.nan,
+                     "runner-up": second.concept if second is not None else "", "gap": gap, "reading": reading})
+    out = pd.DataFrame(rows, columns=["metric", "chosen", "score", "band 2r", "runner-up", "gap", "reading"])
+    out.attrs["statement"] = (f"With probability ≥ {1 - card.delta:.2f} the chosen concept scores within 2r of the best "
+                              f"concept on the population (δ = {card.delta:g}, union bound over |C| = {n_concepts}).")
+    return out
+
+
+def neuron_header(card, metric: str, *, be=None, verdict=None, flags=None, note=None) -> dict:
+    """What the top of the Neuron page says at one glance, as plain values.
+
+    be: be_summary(...) of this unit under `metric` or None (not run); verdict: {"verdict", "ar",
+    "concept", "threshold_source"} of a SIEVE Verify of the explanation or None; flags: unit_flags(...)
+    or None; note: the unit's Annotation or None.
+    """
+    scores = card.concepts.get(metric) or []
+    top = scores[0] if scores else None
+    band_text = ("no band" if top is None or not np.isfinite(top.band) else
+                 f"band 2r {top.band:.3f}" if top.band_kind == "table1" else f"interval [{top.lo:.3f}, {top.hi:.3f}]")
+    out = {
+        "concept": top.concept if top else "—",
+        "score_text": f"{metric} {top.score:.3f}" if top else f"{metric}: not scored",
+        "band_text": band_text,
+        "be_text": "not run",
+        "be_detail": "run BE below (or over the layer on the Triage page)",
+        "verdict_text": "not run",
+        "verdict_detail": "Verify page: render the concept",
+        "triage_text": note.status if note is not None else "unreviewed",
+        "triage_detail": ", ".join(note.flags) if note is not None and note.flags else "no manual flags",
+        "flags": [], "reasons": [], "severity": None, "severity_text": "not assessed",
+    }
+    if be is not None:
+        out["be_text"] = f"stability {be['stability']:.2f}"
+        out["be_detail"] = "set: " + ", ".join(be["set_names"])
+    if verdict is not None:
+        out["verdict_text"] = verdict["verdict"]
+        out["verdict_detail"] = f"{verdict['concept']}: AR {verdict['ar']:.2f} vs {verdict['threshold_source']}"
+    if flags is not None:
+        out.update(flags=flags["flags"], reasons=flags["reasons"], severity=flags["severity"],
+                   severity_text=(f"{flags['severity']:.2f} · rank {flags['rank']} of {flags['of']}"
+                                  if flags["flags"] else "no automatic flag"))
+    return out
+
+
 def be_summary(report, true_concept: str | None = None, max_bars: int = 20) -> dict:
     """Plain data for the BE section: the winners' histogram, the set, stability, the Thm 4.1 bound."""
     names = list(report.concept_names)
@@ -97,6 +160,8 @@ def be_summary(report, true_concept: str | None = None, max_bars: int = 20) -> d
     in_set = set(report.prediction_set)
     keep = [i for i in np.argsort(-counts, kind="stable") if counts[i] > 0][:max_bars]
     keep += [i for i in sorted(in_set) if i not in keep]
+    # the plug-in best and runner-up always show, so a stable unit's chart has something to compare
+    keep += [i for i in (report.best, report.second) if i not in keep]
     if true_concept in names and names.index(true_concept) not in keep:
         keep.append(names.index(true_concept))
     bars = pd.DataFrame({
@@ -124,6 +189,22 @@ def be_summary(report, true_concept: str | None = None, max_bars: int = 20) -> d
         "covers_truth": None if true_concept is None else true_concept in report.prediction_names,
         "note": report.note,
     }
+
+
+def units_for_concept(scores, names, concept: str, *, top: int | None = None) -> pd.DataFrame:
+    """Every unit ranked by its score for `concept` (scores: the N×C metric matrix), best first.
+
+    Columns: neuron, score, rank_in_unit (1 = the concept is the unit's best), best_concept."""
+    names = list(names)
+    if concept not in names:
+        raise KeyError(f"no concept {concept!r} in this workspace")
+    S = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    c = names.index(concept)
+    col = S[:, c]
+    order = np.lexsort((np.arange(len(col)), -col))[: top or len(col)]
+    rank = (S[order] > col[order, None]).sum(axis=1) + 1
+    best = np.asarray(names, dtype=object)[S[order].argmax(axis=1)]
+    return pd.DataFrame({"neuron": order, "score": col[order], "rank_in_unit": rank, "best_concept": best})
 
 
 def neurons_for_concept(layer_table: pd.DataFrame, metric: str, concept: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from neurodash import sieve
 from neurodash.annotations import annotation_columns
+from neurodash.triage import REASON_SEP
 
 
 def top_two_gap(scores) -> np.ndarray:
@@ -36,27 +37,52 @@ def chosen_concept_ar(ws, table: pd.DataFrame, metric: str, *, generator="world"
 
 
 def triage_evidence(ws, table: pd.DataFrame, metric: str, *, be: pd.DataFrame | None = None,
-                    ar: pd.Series | None = None, sanity: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-neuron inputs of neurodash.triage.flag_table, from what has been computed (rest unknown)."""
+                    ar: pd.Series | None = None) -> pd.DataFrame:
+    """Per-unit inputs of neurodash.triage.flag_table, from what has been computed (rest unknown).
+
+    Workspace-wide evidence (a metric failing the sanity tests) is not here: see
+    triage.workspace_warnings."""
     ev = pd.DataFrame(index=pd.Index(table["neuron"].to_numpy(), name="neuron"))
     ev["concept"] = table[f"{metric}_concept"].to_numpy()
     ev["score"] = table[f"{metric}_score"].to_numpy()
     ev["gap"] = top_two_gap(ws.metric_matrix(metric))[ev.index.to_numpy()]
     ev["band"] = table[f"{metric}_band"].to_numpy()
     ev["selective"] = table["selective"].to_numpy()
+    ev["selectivity"] = table["selectivity"].to_numpy()
     if be is not None:
         b = be.set_index("neuron")
         ev["set_size"] = b["be_set_size"].reindex(ev.index)
         ev["stability"] = b["be_stability"].reindex(ev.index)
     if ar is not None:
         ev["ar"] = ar.reindex(ev.index)
-    if sanity is not None and metric in sanity.index:
-        ev["sanity_passed"] = bool(sanity.loc[metric, "passed"])
     return ev
 
 
+AUTO_COLUMNS = {"severity": "severity", "flags": "auto_flags", "n_flags": "n_flags", "reasons": "reasons"}
+
+
 def triage_table(evidence: pd.DataFrame, flags: pd.DataFrame, notes: dict) -> pd.DataFrame:
-    """The Triage page's table: evidence, automatic flags, and the saved status / manual flags / note."""
-    out = evidence.join(flags[["flags", "n_flags"]].rename(columns={"flags": "auto_flags"}))
+    """The triage queue: evidence, automatic flags with severity and reasons, and the saved status /
+    manual flags / note; most severe first (ties by unit id)."""
+    out = evidence.join(flags[list(AUTO_COLUMNS)].rename(columns=AUTO_COLUMNS))
     out = out.join(annotation_columns(notes, out.index))
-    return out.reset_index()
+    out = out.reset_index().sort_values(["severity", "neuron"], ascending=[False, True], kind="stable")
+    front = ["neuron", "severity", "auto_flags", "reasons", "concept", "score"]
+    return out[front + [c for c in out.columns if c not in front]].reset_index(drop=True)
+
+
+def unit_flags(flags: pd.DataFrame, neuron: int) -> dict:
+    """One unit's automatic flags: {"flags": [labels], "reasons": [str], "severity": float, "rank": int}
+    (rank 1 = the most severe unit of the layer)."""
+    row = flags.loc[int(neuron)]
+    order = flags.reset_index().sort_values(["severity", flags.index.name or "index"], ascending=[False, True],
+                                            kind="stable")
+    rank = int(np.flatnonzero(order.iloc[:, 0].to_numpy() == int(neuron))[0]) + 1
+    return {"flags": [f for f in row["flags"].split(", ") if f], "reasons": [r for r in row["reasons"].split(REASON_SEP) if r],
+            "severity": float(row["severity"]), "rank": rank, "of": len(flags)}
+
+
+def unit_be_rows(neuron: int, summary: dict) -> pd.DataFrame:
+    """One unit's BE summary (reports.be_summary) in the shape of the layer's BE table."""
+    return pd.DataFrame({"neuron": [int(neuron)], "be_set_size": [summary["set_size"]],
+                         "be_stability": [summary["stability"]]})

@@ -3,6 +3,8 @@ in words."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,20 @@ def verify_many(ws, neuron: int, concepts, *, generator, m: int = 20, seed: int 
                                 threshold=threshold, cancel=cancel,
                                 progress=span(progress, i / len(concepts), (i + 1) / len(concepts), f"{c}: ")))
     return out
+
+
+def judge(results, threshold: float, source: str) -> list:
+    """The same Verify results judged against another keep-threshold (the layer's mean AR once known)."""
+    return [dataclasses.replace(r, threshold=float(threshold), threshold_source=source,
+                                passed=bool(r.ar >= float(threshold))) for r in results]
+
+
+def keep_threshold(run: dict, fallback: float) -> tuple[float, str]:
+    """(threshold, where it comes from) of a sieve_run: the mean AR of its hypotheses, else the fallback."""
+    t = run.get("mean_ar", float("nan"))
+    if t is None or not np.isfinite(t):
+        return float(fallback), f"fixed {fallback:g} (no SIEVE hypotheses on this layer to average)"
+    return float(t), f"mean AR of {len(run['hypotheses'])} SIEVE hypotheses on this layer"
 
 
 def verify_rows(results) -> pd.DataFrame:

@@ -26,7 +26,9 @@ from neurodash.ui.loaders import (
     annotations,
     chosen_concept_ar,
     hypotheses,
+    keep_threshold_job,
     layer_be,
+    thumbnails,
     rendered_images,
     sieve_layer_table,
     sieve_select,
@@ -36,12 +38,18 @@ from neurodash.ui.sections import (
     auto_flags,
     be_metrics,
     be_section,
+    computed_layer_be,
     layer_ar_section,
     layer_be_section,
+    measured_ar,
+    neuron_be,
+    remember_verdicts,
+    verdict_for,
     page_metrics,
     sanity_badges,
+    workspace_warnings,
 )
-from neurodash.ui.widgets import downloads, guard, image_grid, progress_callback
+from neurodash.ui.widgets import downloads, guard, image_grid, literal, progress_callback
 from neurodash.workspace import TOP_K
 
 __all__ = [
@@ -49,4 +57,5 @@ __all__ = [
     "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images",
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
+    "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",
 ]

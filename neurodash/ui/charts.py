@@ -57,16 +57,22 @@ def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -
 
 
 def be_histogram(counts: pd.DataFrame, title: str) -> go.Figure:
-    """Bootstrap winner counts per concept; prediction-set members in red, the true concept outlined.
+    """Bootstrap winner counts per concept, most wins on top; prediction-set members in red, the
+    ground-truth concept outlined in green; each bar labelled with its share of the resamples.
 
     counts columns: concept, count, in_set (bool), is_true (bool).
     """
+    counts = counts.sort_values("count", ascending=True, kind="stable")
+    total = max(int(counts["count"].sum()), 1)
     colors = [SET_COLOR if s else OTHER_COLOR for s in counts["in_set"]]
     lines = [3 if t else 0 for t in counts["is_true"]]
-    fig = go.Figure(go.Bar(x=counts["concept"], y=counts["count"], marker_color=colors,
-                           marker_line_color=TRUE_COLOR, marker_line_width=lines))
-    fig.update_layout(title=title, xaxis_title="winning concept", yaxis_title="bootstrap wins",
-                      showlegend=False, **_LAYOUT)
+    fig = go.Figure(go.Bar(y=counts["concept"], x=counts["count"], orientation="h", marker_color=colors,
+                           marker_line_color=TRUE_COLOR, marker_line_width=lines,
+                           text=[f"{c} ({c / total:.0%})" for c in counts["count"]], textposition="outside",
+                           cliponaxis=False, hovertemplate="%{y}: %{x} wins<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="bootstrap wins", yaxis_title=None, showlegend=False,
+                      xaxis_range=[0, counts["count"].max() * 1.25 + 1],
+                      **{**_LAYOUT, "height": max(220, 34 * len(counts) + 90)})
     return fig
 
 
@@ -84,12 +90,20 @@ def layer_scatter(df: pd.DataFrame, x: str, y: str, color: str | None, title: st
     return fig
 
 
-def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame) -> go.Figure:
-    """Band 2r(δ/|C|) against probe size per metric (log-log), the target as a horizontal line."""
+_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+
+
+def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame, current_n: int | None = None) -> go.Figure:
+    """Band 2r(δ/|C|) against probe size per metric (log-log), the target as a horizontal line, the
+    workspace's probe size as a vertical one. Curves that coincide stay visible by dash and width."""
     fig = go.Figure()
-    for metric, sub in curves.groupby("metric", sort=False):
-        fig.add_trace(go.Scatter(x=sub["n"], y=sub["band"], mode="lines", name=metric))
+    for i, (metric, sub) in enumerate(curves.groupby("metric", sort=False)):
+        fig.add_trace(go.Scatter(x=sub["n"], y=sub["band"], mode="lines", name=metric,
+                                 line=dict(dash=_DASHES[i % len(_DASHES)], width=4 - 0.5 * (i % 4))))
     fig.add_hline(y=target, line_dash="dash", line_color=SET_COLOR, annotation_text=f"target {target:g}")
+    if current_n:
+        fig.add_vline(x=current_n, line_color="black", line_width=1.5,
+                      annotation_text=f"this workspace: n = {current_n}", annotation_position="top left")
     for _, row in needed.dropna(subset=["probe_size"]).iterrows():
         fig.add_trace(go.Scatter(x=[row["probe_size"]], y=[row["band_at_size"]], mode="markers",
                                  marker=dict(size=9, symbol="x", color="black"), showlegend=False,
@@ -99,10 +113,24 @@ def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame) ->
     return fig
 
 
-def coverage_bars(summary: pd.DataFrame) -> go.Figure:
-    """Observed share of neurons whose BE set holds the true concept vs the bound's claim."""
-    fig = go.Figure(go.Bar(x=summary["what"], y=summary["value"],
-                           marker_color=[TRUE_COLOR, "#1f77b4"][: len(summary)],
-                           text=[f"{v:.2f}" for v in summary["value"]], textposition="outside"))
-    fig.update_layout(title="Coverage over the layer", yaxis_range=[0, 1.1], yaxis_title="share", **_LAYOUT)
+def coverage_bars(summary: pd.DataFrame, be: pd.DataFrame | None = None) -> go.Figure:
+    """Left: observed share of units whose BE set holds the true concept vs the bound's claim. Right
+    (with the per-unit table `be`): each unit's claimed bound against its BE stability, coloured by
+    whether its set holds the truth, so one sees where the claim and the outcome part."""
+    fig = make_subplots(rows=1, cols=2 if be is not None else 1, column_widths=[0.35, 0.65] if be is not None else None,
+                        subplot_titles=["over the layer", "per unit"] if be is not None else None)
+    fig.add_trace(go.Bar(x=summary["what"], y=summary["value"], marker_color=[TRUE_COLOR, "#1f77b4"][: len(summary)],
+                         text=[f"{v:.2f}" for v in summary["value"]], textposition="outside", showlegend=False),
+                  row=1, col=1)
+    if be is not None:
+        for held, color, name in ((True, TRUE_COLOR, "set holds the truth"), (False, SET_COLOR, "set misses it")):
+            sub = be[be["gt_in_set"].astype(bool) == held]
+            fig.add_trace(go.Scatter(x=sub["be_stability"], y=sub["be_coverage"], mode="markers", name=name,
+                                     marker=dict(color=color, size=8, opacity=0.7), customdata=sub["neuron"],
+                                     hovertemplate="neuron %{customdata}<br>stability %{x:.2f}<br>bound %{y:.3f}"
+                                                   "<extra></extra>"), row=1, col=2)
+        fig.update_xaxes(title_text="BE stability", range=[0, 1.05], row=1, col=2)
+        fig.update_yaxes(title_text="Thm 4.1 bound (0 = vacuous)", range=[-0.05, 1.05], row=1, col=2)
+    fig.update_yaxes(range=[0, 1.15], title_text="share", row=1, col=1)
+    fig.update_layout(title="Coverage over the layer", **{**_LAYOUT, "height": 380})
     return fig

@@ -215,9 +215,16 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
         st.info(f"Workspace **{recipe.label()}** is not computed yet.")
         if not st.button("Precompute this workspace", type="primary", key="nd__precompute"):
             return None
-    bar = st.progress(0.0, text=f"Precomputing {recipe.label()} (once; reused afterwards)…")
-    loaders.build(ws, progress=progress_callback(bar))
-    bar.empty()
+    box = st.container(border=True)
+    box.subheader("Preparing the workspace")
+    box.text(recipe.label())
+    box.caption(f"Once per workspace: {'render the probe images, ' if recipe.probe == 'world' else ''}run the model "
+                f"over {recipe.probe_n} probe images, keep each unit's activations and top images, and score every "
+                "concept by every metric. Later opens read the cache in about a second. The bar says which step "
+                "runs and, once the rate is measured, how long is left.")
+    bar = box.progress(0.0, text="starting…")
+    loaders.build(ws, progress=progress_callback(bar, eta=True))
+    box.empty()
     return ws
 
 
@@ -237,24 +244,34 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
     if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
         st.session_state[key] = 0
     sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
-    return int(st.session_state[key])
+    prev, nxt = sb.columns(2)
+    j = int(st.session_state[key])
+    # callbacks run before the next script run, so they may set the number input's state
+    prev.button("◀ previous", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
+                shortcut="Alt+P", help="previous unit (Alt+P)")
+    nxt.button("next ▶", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
+               shortcut="Alt+N", help="next unit (Alt+N)")
+    return j
+
+
+def _step(key: str, by: int, n: int) -> None:
+    st.session_state[key] = min(max(int(st.session_state.get(key, 0) or 0) + by, 0), n - 1)
 
 
 def _concept_search(sb, ws: Workspace, metric_key: str) -> None:
-    """Neurons whose best concept (under the chosen metric) is the one typed; a click opens one."""
-    with sb.expander("Find neurons by concept"):
+    """Units ranked by their score for the typed concept (not only units whose best concept it is)."""
+    with sb.expander("Find units by concept"):
         concept = st.selectbox("Concept", ws.concept_names, index=None, key="nd__search_concept",
                                placeholder="type a concept name…")
         if concept is not None:
             from neurodash import reports
 
             with guard("Search failed"):
-                table = loaders.layer_table(ws, [metric_key])
-                hits = reports.neurons_for_concept(table, metric_key, concept)
-                if hits.empty:
-                    st.caption(f"No neuron has {concept!r} as its best {metric_key} concept.")
-                for row in hits.head(8).itertuples():
-                    st.button(f"neuron {row.neuron} · {metric_key} {row.score:.3f}", key=f"nd__hit_{row.neuron}",
+                hits = reports.units_for_concept(ws.metric_matrix(metric_key), ws.concept_names, concept, top=8)
+                st.caption(f"Best {metric_key} scores for this concept (★: the unit's own best concept):")
+                for row in hits.itertuples():
+                    star = " ★" if row.rank_in_unit == 1 else f" (#{row.rank_in_unit} in unit)"
+                    st.button(f"neuron {row.neuron} · {metric_key} {row.score:.3f}{star}", key=f"nd__hit_{row.neuron}",
                               on_click=params.request, kwargs={"neuron": int(row.neuron)})
 
 

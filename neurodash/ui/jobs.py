@@ -49,3 +49,19 @@ def _poll(name: str, label: str) -> None:
         st.caption("cancelling at the next step…")
     if job.done():
         st.rerun()
+
+
+def watch_job(job, label: str, key: str) -> bool:
+    """A progress bar for a Job that is not the session's own (e.g. shared by sessions); True when done."""
+    if job.done():
+        return True
+    _poll_job(job, label, key)
+    return False
+
+
+@st.fragment(run_every=0.5)
+def _poll_job(job, label: str, key: str) -> None:
+    fraction, message = job.progress
+    st.progress(min(max(fraction, 0.0), 1.0), text=f"{label}: {message}")
+    if job.done():
+        st.rerun()

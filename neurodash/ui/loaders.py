@@ -155,6 +155,8 @@ def _long_results() -> dict:
 
 def _memo(key: tuple, compute, limit: int = 16):
     store = _long_results()
+    if compute is None:  # a peek: the value when it was computed before, else None
+        return store.get(key)
     if key not in store:
         value = compute()
         while len(store) >= limit:
@@ -163,18 +165,21 @@ def _memo(key: tuple, compute, limit: int = 16):
     return store[key]
 
 
-def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float = 0.05, progress=None):
-    """BE over every neuron (rows: neuron, be_set, be_set_size, be_stability, be_coverage, gt_in_set…)."""
+def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float = 0.05, progress=None,
+             compute: bool = True):
+    """BE over every neuron (rows: neuron, be_set, be_set_size, be_stability, be_coverage, gt_in_set…).
+
+    compute=False: only what was computed before (else None)."""
     key = ("layer_be", ws.version, metric, int(K), int(seed), t, float(delta))
-    return _memo(key, lambda: reports.layer_be(ws, metric=metric, K=int(K), seed=int(seed), t=t, delta=delta,
+    return _memo(key, None if not compute else lambda: reports.layer_be(ws, metric=metric, K=int(K), seed=int(seed), t=t, delta=delta,
                                                progress=progress))
 
 
 def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m: int = 20, seed: int = 0,
-                      progress=None):
-    """AR of each neuron's chosen concept (a Series indexed by neuron)."""
+                      progress=None, compute: bool = True):
+    """AR of each neuron's chosen concept (a Series indexed by neuron); compute=False: peek only."""
     key = ("chosen_ar", ws.version, metric, generator, int(m), int(seed))
-    return _memo(key, lambda: reports.chosen_concept_ar(ws, layer_table(ws, [metric]), metric, generator=generator,
+    return _memo(key, None if not compute else lambda: reports.chosen_concept_ar(ws, layer_table(ws, [metric]), metric, generator=generator,
                                                         m=int(m), seed=int(seed), progress=progress))
 
 
@@ -183,6 +188,37 @@ def sieve_layer_table(ws: Workspace, *, generator: str = "world", m: int = 20, s
     key = ("sieve_table", ws.version, generator, int(m), int(seed), float(beta))
     return _memo(key, lambda: sieve.layer_table(ws, generator=generator, m=int(m), seed=int(seed), beta=float(beta),
                                                 progress=progress, cancel=cancel))
+
+
+def keep_threshold_job(ws: Workspace, generator, *, m: int, seed: int, beta: float):
+    """The layer's SIEVE keep-threshold (mean AR of every hypothesis, `sieve.sieve_run`) as a background
+    Job shared by every session: started once, its result cached on disk by sieve_run."""
+    from neurodash.progress import Job
+    from neurodash.sieve.renders import generator_key
+
+    gen = sieve.as_generator(generator)
+    key = ("keep_threshold", ws.version, repr(sorted(generator_key(gen).items())), int(m), int(seed), float(beta))
+    store = _long_results()
+    job = store.get(key)
+    if job is None or job.state in ("failed", "cancelled"):
+        job = Job(lambda progress, cancel: sieve.sieve_run(ws, generator=gen, m=int(m), seed=int(seed),
+                                                            beta=float(beta), progress=progress, cancel=cancel))
+        store[key] = job
+    return job
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _thumbnails(key: str, size: int, _ws: Workspace) -> list[str]:
+    from neurodash.ui.overlay import data_uri
+
+    ids = [int(_ws.top_images(j, 1)[0][0]) for j in range(_ws.n_neurons)]
+    images = _ws.images(ids)
+    return [data_uri(img, size) for img in images]
+
+
+def thumbnails(ws: Workspace, size: int = 48) -> list[str]:
+    """A data-URI PNG of every unit's top image (the Layer table's thumbnails)."""
+    return _thumbnails(ws.version, int(size), ws)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -6,6 +6,9 @@ neuron share one scale (the neuron's largest map value) so a faint overlay means
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -31,15 +34,23 @@ def upscale(image: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, scale: float, *, size: int, strength: float = 0.7) -> np.ndarray:
+def overlay(image: np.ndarray, heat: np.ndarray, scale: float, *, size: int, strength: float = 0.75) -> np.ndarray:
     """Blend `heat` (h,w), divided by `scale`, over `image` (H,W,3) uint8; returns (size,size,3) uint8.
 
-    The map is resized bilinearly (it is a coarse feature map); the blend weight grows with the
-    square of the heat so the unresponsive parts of the image stay as they are and the peak stands out.
+    The map is resized bilinearly (it is a coarse feature map); the blend weight grows with the heat,
+    so unresponsive parts of the image stay as they are and the peak stands out.
     """
     base = upscale(image, size).astype(np.float32)
     norm = np.clip(np.asarray(heat, dtype=np.float32) / (scale if scale > 0 else 1.0), 0.0, 1.0)
     big = np.asarray(Image.fromarray(norm).resize((size, size), Image.BILINEAR))
     color = colorize(big).astype(np.float32)
-    w = (strength * big * big)[..., None]
+    # weight linear in the heat: the responding region reads clearly, the rest stays as it is
+    w = (strength * big)[..., None]
     return (base * (1 - w) + color * w).round().clip(0, 255).astype(np.uint8)
+
+
+def data_uri(image: np.ndarray, size: int) -> str:
+    """A small PNG of a uint8 (H,W,3) image as a data URI (table thumbnails)."""
+    buf = io.BytesIO()
+    Image.fromarray(upscale(image, size)).save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from neurodash import reports
+from neurodash import analysis, reports, triage
 from neurodash.stats import metrics as _metrics
 from neurodash.ui import charts, loaders
 from neurodash.ui.widgets import guard
@@ -23,50 +23,66 @@ def be_metrics() -> list[str]:
     return list(_metrics.METRICS)
 
 
-def be_section(ctx, card) -> dict | None:
-    """BE controls (K, seed, metric, t) and, once run, its results for the current neuron.
+def _be_params(ctx) -> dict | None:
+    """The session's BE settings (K, seed, t) with the sidebar's metric, or None before a first run."""
+    p = st.session_state.get(BE_STATE)
+    return None if p is None else {**p, "metric": ctx.metric}
 
-    The chosen settings stay for the session: switching neurons shows the new neuron's BE at once.
-    """
+
+def neuron_be(ctx, card) -> dict | None:
+    """This unit's BE summary under the sidebar's metric: computed when the session ran BE, else read
+    from the cache when anyone computed it with the default settings; None otherwise."""
+    if ctx.metric not in be_metrics():
+        return None
     ws, j = ctx.ws, ctx.neuron
-    names = be_metrics()
-    default_metric = ctx.metric if ctx.metric in names else names[0]
+    truth = card.ground_truth.concept if card.ground_truth is not None else None
+    p = _be_params(ctx)
+    if p is None:
+        report = analysis.be.cached(ws, j, metric=ctx.metric, delta=DELTA)
+        if report is None:
+            return None
+        p = {"metric": ctx.metric, "K": report.K, "seed": report.seed, "t": report.t}
+    else:
+        with st.spinner(f"BE ({ctx.metric}): {p['K']} resamples…"):
+            report = loaders.bootstrap(ws, j, metric=ctx.metric, K=p["K"], seed=p["seed"], t=p["t"], delta=DELTA)
+    return {**reports.be_summary(report, truth), "params": p, "truth": truth}
+
+
+def be_section(ctx, s: dict | None) -> None:
+    """BE controls (K, seed, t; the metric is the sidebar's) and the unit's BE summary `s` (neuron_be)."""
+    if ctx.metric not in be_metrics():
+        st.caption(f"BE runs on image-level metrics; {ctx.metric} is not one. Choose another metric in the sidebar.")
+        return
     with st.form("be_form", border=True):
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3 = st.columns(3)
         K = c1.number_input("K resamples", min_value=10, max_value=2000, value=100, step=10, key="be_K")
         seed = c2.number_input("seed", min_value=0, value=0, step=1, key="be_seed")
-        metric = c3.selectbox("metric", names, index=names.index(default_metric), key="be_metric")
-        share = c4.slider("t (share of K)", 0.5, 1.0, 0.95, step=0.01, key="be_t",
+        share = c3.slider("t (share of K)", 0.5, 1.0, 0.95, step=0.01, key="be_t",
                           help="Alg. 1: concepts are added by falling frequency until their wins reach t")
-        if st.form_submit_button("Run BE", type="primary"):
-            st.session_state[BE_STATE] = {"metric": metric, "K": int(K), "seed": int(seed), "t": float(share) * int(K)}
-    p = st.session_state.get(BE_STATE)
-    if p is None:
-        st.caption("Choose K, seed, metric and t, then **Run BE**; the settings then apply to every neuron you open.")
-        return None
-    with guard("The bootstrap ensemble failed"):
-        with st.spinner(f"BE: {p['K']} resamples…"):
-            report = loaders.bootstrap(ws, j, metric=p["metric"], K=p["K"], seed=p["seed"], t=p["t"], delta=DELTA)
-        truth = card.ground_truth.concept if card.ground_truth is not None else None
-        s = reports.be_summary(report, truth)
-        left, right = st.columns([3, 2])
-        left.plotly_chart(charts.be_histogram(
-            s["bars"], f"BE winners ({p['metric']}, K={p['K']}, seed={p['seed']}); red = prediction set"),
-            key="be_chart")
-        with right:
-            a, b = st.columns(2)
-            a.metric("stability", f"{s['stability']:.2f}", help="share of resamples won by the most frequent concept")
-            b.metric("set size", s["set_size"])
-            st.markdown("**Prediction set:** " + ", ".join(f"`{n}`" for n in s["set_names"]))
-            st.markdown(f"**Thm 4.1 coverage bound:** {s['coverage_text']}  \n"
-                        f"p = {s['p']:.3g}, plug-in Δ = {s['gap']:.4f} ({s['best']} vs {s['second']})")
-            st.caption(s["note"] or "Δ is the plug-in gap between the best and second-best concept on the probe.")
-            if s["covers_truth"] is True:
-                st.success(f"The BE set covers the ground-truth concept **{truth}**.")
-            elif s["covers_truth"] is False:
-                st.warning(f"The BE set misses the ground-truth concept **{truth}**.")
-        return s
-    return None
+        if st.form_submit_button(f"Run BE ({ctx.metric})", type="primary"):
+            st.session_state[BE_STATE] = {"K": int(K), "seed": int(seed), "t": float(share) * int(K)}
+            st.rerun()  # the header above shows the new BE too
+    if s is None:
+        st.caption(f"Choose K, seed and t, then **Run BE**; the metric is the sidebar's ({ctx.metric}), and the "
+                   "settings then apply to every unit you open.")
+        return
+    p = s["params"]
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.be_histogram(
+        s["bars"], f"BE winners ({p['metric']}, K={p['K']}, seed={p['seed']}); red = prediction set"),
+        key="be_chart")
+    with right:
+        a, b, c = st.columns(3)
+        a.metric("stability", f"{s['stability']:.2f}", help="share of resamples won by the most frequent concept")
+        b.metric("set size", s["set_size"])
+        c.metric("Thm 4.1 coverage", s["coverage_text"])
+        st.caption("Prediction set:")
+        st.dataframe({"concept": s["set_names"]}, hide_index=True, key="be_set_table")
+        st.caption(f"p = {s['p']:.3g}, plug-in Δ = {s['gap']:.4f} (best vs second on the probe). "
+                   + (s["note"] or ""))
+        if s["covers_truth"] is not None:
+            st.caption("Ground-truth concept " + ("in" if s["covers_truth"] else "NOT in") + " the set:")
+            st.text(s["truth"])
 
 
 def sanity_badges(ctx, metrics: list[str]) -> None:
@@ -106,22 +122,26 @@ def _with_progress(text: str, work):
         bar.empty()
 
 
+def _layer_be_params(ctx) -> dict | None:
+    p = st.session_state.get(LAYER_BE_STATE)
+    return None if p is None or ctx.metric not in be_metrics() else {**p, "metric": ctx.metric}
+
+
 def layer_be_section(ctx, key: str, *, expanded: bool = False):
-    """Controls for BE over the whole layer; returns its table once run in this session (else None)."""
+    """Controls for BE over the whole layer (the sidebar's metric); returns its table once run (else None)."""
     ws = ctx.ws
-    names = be_metrics()
-    with st.expander("Bootstrap ensemble over the layer", expanded=expanded):
+    if ctx.metric not in be_metrics():
+        st.caption(f"BE over the layer runs on image-level metrics; {ctx.metric} is not one.")
+        return None
+    with st.expander(f"Bootstrap ensemble over the layer ({ctx.metric})", expanded=expanded):
         with st.form(f"{key}_be_form", border=False):
-            c1, c2, c3, c4 = st.columns(4)
-            metric = c1.selectbox("metric", names, index=names.index(ctx.metric) if ctx.metric in names else 0,
-                                  key=f"{key}_be_metric")
+            c2, c3, c4 = st.columns(3)
             K = c2.number_input("K", min_value=10, max_value=1000, value=100, step=10, key=f"{key}_be_K")
             seed = c3.number_input("seed", min_value=0, value=0, key=f"{key}_be_seed")
             share = c4.slider("t (share of K)", 0.5, 1.0, 0.95, step=0.01, key=f"{key}_be_t")
             if st.form_submit_button(f"Run BE on all {ws.n_neurons} neurons"):
-                st.session_state[LAYER_BE_STATE] = {"metric": metric, "K": int(K), "seed": int(seed),
-                                                    "t": float(share) * int(K)}
-    p = st.session_state.get(LAYER_BE_STATE)
+                st.session_state[LAYER_BE_STATE] = {"K": int(K), "seed": int(seed), "t": float(share) * int(K)}
+    p = _layer_be_params(ctx)
     if p is None:
         return None
     with guard("BE over the layer failed"):
@@ -152,15 +172,67 @@ def layer_ar_section(ctx, key: str):
     return None
 
 
-def auto_flags(ctx, *, be=None, ar=None, sanity: bool = True):
-    """Automatic triage flags of every neuron from what is computed (BE, AR) plus the sanity report."""
-    from neurodash import triage
+def measured_ar(ctx):
+    """The chosen concepts' AR when this session measured it for the sidebar's metric (never computes)."""
+    p = st.session_state.get(LAYER_AR_STATE)
+    if p is None or p["metric"] != ctx.metric:
+        return None
+    return loaders.chosen_concept_ar(ctx.ws, p["metric"], m=p["m"], seed=p["seed"], compute=False)
 
+
+def computed_layer_be(ctx):
+    """BE over the layer when this session ran it for the sidebar's metric (never computes)."""
+    p = _layer_be_params(ctx)
+    if p is None:
+        return None
+    return loaders.layer_be(ctx.ws, metric=p["metric"], K=p["K"], seed=p["seed"], t=p["t"], delta=DELTA,
+                            compute=False)
+
+
+def auto_flags(ctx, *, be=None, ar=None, unit_be: dict | None = None):
+    """Automatic triage flags (with severity and reasons) of every unit from what is computed.
+
+    be / ar: the layer's BE table and chosen-concept AR (None: not computed; the session's are used
+    when computed). unit_be: the current unit's own BE summary, used where the layer's BE is missing.
+    """
     ws = ctx.ws
     table = loaders.layer_table(ws, [ctx.metric])
-    report = None
-    if sanity and ctx.metric in _metrics.METRICS:
-        with guard("Sanity checks unavailable"):
-            report = loaders.sanity_report(ws, [ctx.metric])
-    evidence = reports.triage_evidence(ws, table, ctx.metric, be=be, ar=ar, sanity=report)
+    be = computed_layer_be(ctx) if be is None else be
+    ar = measured_ar(ctx) if ar is None else ar
+    if be is None and unit_be is not None:
+        be = reports.unit_be_rows(ctx.neuron, unit_be)
+    evidence = reports.triage_evidence(ws, table, ctx.metric, be=be, ar=ar)
     return evidence, triage.flag_table(evidence)
+
+
+def workspace_warnings(ctx) -> None:
+    """Shown once per page: what is wrong with the whole workspace (a metric failing its sanity tests)."""
+    if ctx.metric not in _metrics.METRICS:
+        return
+    with guard("Sanity checks unavailable"):
+        with st.spinner("Sanity checks (once per workspace)…"):
+            report = loaders.sanity_report(ctx.ws, [ctx.metric])
+        for text in triage.workspace_warnings(report, ctx.metric):
+            st.warning(text)  # built from the metric registry's names and numbers only
+
+
+VERDICTS = "nd__verdicts"
+
+
+def remember_verdicts(ctx, results) -> None:
+    """Keep this session's Verify verdicts so the Neuron page header can show them."""
+    store = st.session_state.setdefault(VERDICTS, {})
+    for r in results:
+        store[(ctx.ws.version, int(r.neuron), r.concept)] = {
+            "verdict": r.verdict, "ar": r.ar, "concept": r.concept, "threshold_source": r.threshold_source}
+
+
+def verdict_for(ctx, card) -> dict | None:
+    """The SIEVE verdict of the unit's explanation under the sidebar metric, else of its latest verified
+    concept, from this session's Verify runs; None when none ran."""
+    store = st.session_state.get(VERDICTS, {})
+    scores = card.concepts.get(ctx.metric) or []
+    if scores and (ctx.ws.version, ctx.neuron, scores[0].concept) in store:
+        return store[(ctx.ws.version, ctx.neuron, scores[0].concept)]
+    mine = [v for (version, j, _c), v in store.items() if version == ctx.ws.version and j == ctx.neuron]
+    return mine[-1] if mine else None

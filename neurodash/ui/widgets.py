@@ -35,10 +35,34 @@ def _message(err: BaseException) -> str:
     return text
 
 
-def progress_callback(bar):
-    """Adapt a st.progress element to the project's progress(fraction, message) convention."""
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|:~$=&\"'")
+
+
+def literal(text) -> str:
+    """`text` with every markdown/HTML-special character backslash-escaped (CommonMark escapes any ASCII
+    punctuation), for the few places Streamlit renders a value as markdown (st.metric values)."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
+
+
+def progress_callback(bar, *, eta: bool = False):
+    """Adapt a st.progress element to the project's progress(fraction, message) convention.
+
+    eta=True adds the time left, extrapolated from the rate measured so far (after 3% and 2 s).
+    """
+    import time
+
+    start = time.monotonic()
+
     def report(fraction: float, message: str = "") -> None:
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or None)
+        f = min(max(float(fraction), 0.0), 1.0)
+        text = message or ""
+        if eta:
+            spent = time.monotonic() - start
+            if f >= 0.03 and spent >= 2.0 and f < 1.0:
+                text += f" · about {spent * (1 - f) / f:.0f} s left"
+            else:
+                text += " · measuring the rate…"
+        bar.progress(f, text=text or None)
     return report
 
 
@@ -68,7 +92,9 @@ def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, 
 def downloads(df: pd.DataFrame, stem: str, *, key: str) -> None:
     """CSV and JSON export buttons for a table."""
     c1, c2 = st.columns(2)
-    c1.download_button("Export CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+    from neurodash.reports.export import to_csv
+
+    c1.download_button("Export CSV", to_csv(df).encode(), file_name=f"{stem}.csv",
                        mime="text/csv", key=f"{key}_csv")
     records = json.loads(df.to_json(orient="records"))
     c2.download_button("Export JSON", json.dumps(records, indent=1).encode(), file_name=f"{stem}.json",

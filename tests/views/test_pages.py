@@ -11,6 +11,11 @@ def _texts(elements) -> list[str]:
     return [str(e.value) for e in elements]
 
 
+def _frame(at, column: str):
+    """The first table on the page with this column (AppTest does not expose every dataframe's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def _run(at, **query):
     at.query_params.update({k: str(v) for k, v in query.items()})
     at.run()
@@ -51,7 +56,9 @@ def test_neuron_default_render(ready_home):
     marked = [t.get("name", "") for t in hist["data"]]
     assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
-    assert any("within" in t and "2r" in t for t in _texts(at.markdown))  # Cor. 3.2 reading
+    cor32 = _frame(at, "reading")  # Cor. 3.2 reading: one table, a row per metric
+    assert {"metric", "chosen", "band 2r", "runner-up", "gap", "reading"} <= set(cor32.columns)
+    assert "iou" in set(cor32["metric"])
     assert not at.error, _texts(at.error)
 
 
@@ -96,15 +103,15 @@ def test_unknown_layer_and_missing_weights_are_messages(ready_home):
 def test_neuron_be_run(ready_home):
     at = _run(app_test(), neuron=2)
     at.number_input(key="be_K").set_value(20)
-    at.selectbox(key="be_metric").set_value("iou")
-    submit = [b for b in at.get("button") if getattr(b, "label", "") == "Run BE"]
+    submit = [b for b in at.get("button") if getattr(b, "label", "") == "Run BE (iou)"]
     assert submit, "no Run BE button"
     submit[0].click().run()
     assert not at.exception, at.exception
     titles = [c["layout"]["title"]["text"] for c in _charts(at)]
     assert any("BE winners (iou, K=20" in t for t in titles), titles
-    md = " ".join(_texts(at.markdown))
-    assert "Prediction set" in md and "Thm 4.1 coverage bound" in md
+    assert "Prediction set:" in _texts(at.caption)
+    assert "Thm 4.1 coverage" in [m.label for m in at.metric]
+    assert next(m.value for m in at.metric if m.label == "BE stability").startswith("stability")  # in the header
     # the settings stay: the next neuron shows its BE at once
     at.number_input(key="nd_neuron").set_value(3).run()
     assert any("BE winners (iou, K=20" in c["layout"]["title"]["text"] for c in _charts(at))
@@ -206,19 +213,24 @@ def test_verify_page_select_and_render(ready_home):
     assert tables, "no verification result"
     row = tables[0].iloc[0]
     assert 0.0 <= row["AR"] <= 1.0 and row["verdict"] in ("verified", "rejected") and row["m"] == 4
-    assert "mean AR" in " ".join(_texts(at.caption) + _texts(at.markdown)), "the threshold's source is shown"
+    assert "mean AR" in " ".join(_texts(at.caption) + _texts(at.text)), "the threshold's source is shown"
 
 
-def test_sidebar_search_by_concept_opens_a_neuron(ready_home):
+def test_sidebar_search_ranks_units_by_the_concepts_score(ready_home):
     at = _run(app_test(), neuron=0)
+    from neurodash import reports
     from neurodash.workspace import Workspace, list_workspaces
 
     ws = Workspace.open(list_workspaces(str(ready_home))[0], home=str(ready_home))
-    best = analysis.layer_table(ws, metrics=["iou"]).set_index("neuron")["iou_concept"]
-    concept, expected = best.iloc[-1], set(best[best == best.iloc[-1]].index)
+    # a concept that is no unit's best still finds units, ranked by their score for it
+    best = set(analysis.layer_table(ws, metrics=["iou"])["iou_concept"])
+    concept = next(c for c in ws.concept_names if c not in best)
     at.selectbox(key="nd__search_concept").set_value(concept).run()
     hits = [b for b in at.sidebar.get("button") if getattr(b, "label", "").startswith("neuron ")]
-    assert hits and {int(b.label.split()[1]) for b in hits} <= expected
+    expected = reports.units_for_concept(ws.metric_matrix("iou"), ws.concept_names, concept, top=8)
+    assert [int(b.label.split()[1]) for b in hits] == expected["neuron"].tolist()
+    scores = [float(b.label.split()[4]) for b in hits]
+    assert scores == sorted(scores, reverse=True)
     hits[0].click().run()
     assert not at.exception, at.exception
     j = int(hits[0].label.split()[1])
