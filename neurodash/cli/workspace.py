@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from neurodash import analysis
+from neurodash import analysis, reports, triage
 from neurodash.annotations import annotation_columns
 from neurodash.cli import options
 from neurodash.stats import metrics as M
@@ -39,6 +39,11 @@ def register(sub) -> None:
     s.add_argument("--delta", type=float, default=0.05)
     s.add_argument("--json", action="store_true")
     s.add_argument("--csv", default=None, help="output file (default stdout)")
+    s.add_argument("--flag-metric", default=None,
+                   help="metric of the automatic triage flags (default: the first of --metrics)")
+    s.add_argument("--be", action="store_true", help="add BE over the layer to the flags' evidence (slower)")
+    s.add_argument("--K", type=int, default=100, help="BE resamples (with --be)")
+    s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_layer)
 
 
@@ -82,7 +87,8 @@ def _report_rows(rep: dict) -> list[dict]:
 
 
 def _print_report(rep: dict, layer: str) -> None:
-    print(f"neuron {rep['neuron']} of {layer} · selectivity {rep['selectivity']} "
+    sel = rep["selectivity"]
+    print(f"neuron {rep['neuron']} of {layer} · selectivity {'inf' if sel is None else f'{sel:.3g}'} "
           f"({'selective' if rep['selective'] else 'not selective'})")
     print(f"top images: {', '.join(str(i) for i in rep['top_ids'][:10])} ...")
     for metric, cs in rep["concepts"].items():
@@ -93,7 +99,7 @@ def _print_report(rep: dict, layer: str) -> None:
     if "bootstrap" in rep:
         b = rep["bootstrap"]
         print(f"  BE ({b['metric']}, K={b['K']}): set {b['prediction_names']}, stability "
-              f"{b['stability']:.2f}, coverage {'vacuous' if b['vacuous'] else b['coverage']}")
+              f"{b['stability']:.2f}, coverage {'vacuous' if b['vacuous'] else format(b['coverage'], '.3f')}")
     for m, v in rep.get("sanity", {}).items():
         print(f"  sanity {m}: {'pass' if v.get('passed') else 'FAIL'}")
 
@@ -108,20 +114,46 @@ def cmd_report(args) -> int:
         print(json.dumps(rep, ensure_ascii=False))
     elif args.csv:
         import pandas as pd
-        pd.DataFrame(_report_rows(rep)).to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+        _write_csv(pd.DataFrame(_report_rows(rep)), args.csv)
     else:
         _print_report(rep, ws.layer)
     return 0
 
 
+def _write_csv(df, target) -> None:
+    """CSV to stdout (target None or "-") or to a file, confirmed on stderr (stdout stays the data)."""
+    if target in (None, "-"):
+        reports.to_csv(df, sys.stdout)
+        return
+    reports.to_csv(df, target)
+    print(f"wrote {len(df)} rows × {len(df.columns)} columns to {target}", file=sys.stderr)
+
+
+def layer_with_flags(ws, *, metrics=None, delta=0.05, flag_metric=None, be=False, K=100, seed=0):
+    """The layer table with each unit's saved triage record and its automatic flags, reasons and
+    severity under `flag_metric` (evidence: band and selectivity, plus BE over the layer with be=True)."""
+    metrics = list(metrics or ws.default_metrics())
+    flag_metric = flag_metric or metrics[0]
+    df = analysis.layer_table(ws, metrics=list(dict.fromkeys(metrics + [flag_metric])), delta=delta)
+    notes = annotation_columns(ws.annotations.all(), df["neuron"])
+    df = df.join(notes[["status", "manual_flags", "note"]], on="neuron")
+    be_table = reports.layer_be(ws, metric=flag_metric, K=K, seed=seed, delta=delta) if be else None
+    evidence = reports.triage_evidence(ws, df, flag_metric, be=be_table)
+    flags = triage.flag_table(evidence)
+    df["flag_metric"] = flag_metric
+    df["auto_flags"] = flags["flags"].to_numpy()
+    df["severity"] = flags["severity"].to_numpy()
+    df["reasons"] = flags["reasons"].to_numpy()
+    return df
+
+
 def cmd_layer(args) -> int:
     ws = options.open_workspace(args)
     metrics = args.metrics.split(",") if args.metrics else None
-    df = analysis.layer_table(ws, metrics=metrics, delta=args.delta)
-    notes = annotation_columns(ws.annotations.all(), df["neuron"])
-    df = df.join(notes[["status", "manual_flags", "note"]], on="neuron")
+    df = layer_with_flags(ws, metrics=metrics, delta=args.delta, flag_metric=args.flag_metric, be=args.be,
+                          K=args.K, seed=args.seed)
     if args.json:
         print(json.dumps(options.clean(df.to_dict(orient="records")), ensure_ascii=False))
     else:
-        df.to_csv(sys.stdout if args.csv in (None, "-") else args.csv, index=False)
+        _write_csv(df, args.csv)
     return 0

@@ -40,11 +40,22 @@ def test_cli_end_to_end(tmp_path, cnn_weights):
     p = run("report", "--neuron", "3", "--csv", "--no-sanity", "--metrics", "iou,recall", *ws_opts, home=home)
     rows = pd.read_csv(__import__("io").StringIO(p.stdout))
     assert list(rows["metric"].unique()) == ["iou", "recall"] and (rows["neuron"] == 3).all()
+    p = run("report", "--neuron", "3", "--no-sanity", "--metrics", "iou", *ws_opts, home=home)
+    sel = p.stdout.split("selectivity ")[1].split(" ")[0]
+    assert sel == "inf" or len(sel.replace(".", "").replace("e+", "").lstrip("0")) <= 4, sel  # rounded for people
 
     out = tmp_path / "layer.csv"
-    run("layer", "--metrics", "iou", "--csv", str(out), *ws_opts, home=home)
+    p = run("layer", "--metrics", "iou", "--csv", str(out), *ws_opts, home=home)
     table = pd.read_csv(out)
     assert len(table) == 128 and {"iou_concept", "iou_score", "iou_band"} <= set(table.columns)
+    assert "wrote 128 rows" in p.stderr and str(out) in p.stderr and p.stdout == ""  # confirmed on stderr
+    p = run("layer", "--metrics", "iou", "--json", *ws_opts, home=home)
+    records = json.loads(p.stdout)
+    assert {"auto_flags", "severity", "reasons", "flag_metric"} <= set(records[0])
+    flagged = [r for r in records if r["auto_flags"]]
+    assert all(r["severity"] > 0 and r["reasons"] for r in flagged)
+    assert all(r["severity"] == 0 and not r["reasons"] for r in records if not r["auto_flags"])
+    assert not any("sanity" in r["auto_flags"] for r in records)  # workspace-wide, never per unit
 
     p = run("report", "--neuron", "999", "--json", *ws_opts, home=home, check=False)
     assert p.returncode == 2 and p.stdout == ""
