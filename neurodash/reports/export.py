@@ -21,7 +21,7 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot become spreadsheet formulas (numbers are left as they are)."""
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(_neutral)
     return out
 
