@@ -24,7 +24,7 @@ head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(
 
 # ---- header: the explanation at one glance ----------------------------------------------------------
 st.header(f"Neuron {j} · {ws.layer}")
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2])
+c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
 c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
           ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")
 c2.metric("BE stability", head["be_text"], ui.literal(head["be_detail"]), delta_color="off", delta_arrow="off")

@@ -20,7 +20,7 @@ with ui.guard("Select failed"):
     a, b = st.columns(2)
     a.metric("selective neurons", f"{summary['n_selective']} of {summary['n_neurons']}")
     b.metric(f"neuron {j}", summary["this_text"], "selective" if summary["this_selective"] else "not selective",
-             delta_color="normal" if summary["this_selective"] else "inverse")
+             delta_color="off", delta_arrow="off")
     with st.expander("Selectivity of every neuron"):
         st.dataframe(summary["table"], hide_index=True, key="verify_select_table")
 

@@ -101,9 +101,11 @@ def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame, cu
         fig.add_trace(go.Scatter(x=sub["n"], y=sub["band"], mode="lines", name=metric,
                                  line=dict(dash=_DASHES[i % len(_DASHES)], width=4 - 0.5 * (i % 4))))
     fig.add_hline(y=target, line_dash="dash", line_color=SET_COLOR, annotation_text=f"target {target:g}")
-    if current_n:
-        fig.add_vline(x=current_n, line_color="black", line_width=1.5,
-                      annotation_text=f"this workspace: n = {current_n}", annotation_position="top left")
+    if current_n:  # a trace, not add_vline: shapes on a log axis take log10 coordinates
+        lo, hi = float(curves["band"].min()), float(curves["band"].max())
+        fig.add_trace(go.Scatter(x=[current_n, current_n], y=[lo, hi], mode="lines+text", name=f"this workspace (n = {current_n})",
+                                 line=dict(color="black", width=1.5), text=["", f"n = {current_n}"],
+                                 textposition="top right", hovertemplate=f"this workspace: n = {current_n}<extra></extra>"))
     for _, row in needed.dropna(subset=["probe_size"]).iterrows():
         fig.add_trace(go.Scatter(x=[row["probe_size"]], y=[row["band_at_size"]], mode="markers",
                                  marker=dict(size=9, symbol="x", color="black"), showlegend=False,

@@ -215,7 +215,8 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
         st.info(f"Workspace **{recipe.label()}** is not computed yet.")
         if not st.button("Precompute this workspace", type="primary", key="nd__precompute"):
             return None
-    box = st.container(border=True)
+    slot = st.empty()
+    box = slot.container(border=True)
     box.subheader("Preparing the workspace")
     box.text(recipe.label())
     box.caption(f"Once per workspace: {'render the probe images, ' if recipe.probe == 'world' else ''}run the model "
@@ -224,7 +225,7 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
                 "runs and, once the rate is measured, how long is left.")
     bar = box.progress(0.0, text="starting…")
     loaders.build(ws, progress=progress_callback(bar, eta=True))
-    box.empty()
+    slot.empty()
     return ws
 
 
@@ -247,9 +248,9 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
     prev, nxt = sb.columns(2)
     j = int(st.session_state[key])
     # callbacks run before the next script run, so they may set the number input's state
-    prev.button("◀ previous", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
+    prev.button("prev", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
                 shortcut="Alt+P", help="previous unit (Alt+P)")
-    nxt.button("next ▶", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
+    nxt.button("next", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
                shortcut="Alt+N", help="next unit (Alt+N)")
     return j
 

@@ -58,7 +58,9 @@ def progress_callback(bar, *, eta: bool = False):
         text = message or ""
         if eta:
             spent = time.monotonic() - start
-            if f >= 0.03 and spent >= 2.0 and f < 1.0:
+            if f >= 1.0:
+                pass
+            elif f >= 0.03 and spent >= 2.0:
                 text += f" · about {spent * (1 - f) / f:.0f} s left"
             else:
                 text += " · measuring the rate…"

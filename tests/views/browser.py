@@ -107,3 +107,17 @@ def wait_neuron_rendered(page, neuron: int, *, images: int, charts: int, timeout
     page.get_by_role("heading", name=f"Neuron {neuron} ·").wait_for(timeout=timeout_ms)
     page.wait_for_function(IMAGES_LOADED_JS, arg=images, timeout=timeout_ms)
     page.wait_for_function(CHARTS_DRAWN_JS, arg=charts, timeout=timeout_ms)
+
+
+def shoot(page, name: str) -> "Path":
+    """A full-page screenshot once images are loaded, into tests/views/_output/<name>.png."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    try:
+        page.wait_for_function("""() => Array.from(document.querySelectorAll('img'))
+                                       .every(i => i.complete)""", timeout=30_000)
+    except Exception:  # noqa: BLE001 - a screenshot of a page still loading is still a screenshot
+        pass
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    assert path.stat().st_size > 10_000
+    return path
