@@ -1,21 +1,28 @@
-"""Neuron-switch time in Chromium: from the keypress that picks a neuron to its rendered images and charts.
+"""Dashboard speed in Chromium, against the issue-13 targets, with Streamlit's own rerun floor.
 
-    /work/venv/bin/python bench/bench_ui.py [--probe-size 2000] [--repeats 5] [--home DIR]
+    python -m bench.bench_ui [--probe-size 2000] [--repeats 5] [--home DIR]
 
-Starts `streamlit run app.py` headless on a fresh cache root (the app precomputes the shapes world
-once), opens the Neuron page, then, with warm caches, times:
-  - switch_new:  to a neuron not shown before in this server (its card is computed from the
-                 workspace's cached metric matrices);
-  - switch_seen: to a neuron shown before (every per-neuron result is in the app's caches);
-  - floor:       a rerun of the same neuron's page that redraws the same images and charts
-                 (the heatmap toggle), measured in the same run, interleaved with the switches.
-Each figure is the minimum over the repeats (median in brackets), printed with its ratio to the floor.
+Starts `streamlit run app.py` headless (a fresh cache root unless --home), then times, from the
+user's action to the rendered result (images loaded, charts drawn, the script run finished):
+  - first content:    page.goto on a cold server until any main-area content shows (target ≤ 2 s);
+  - first neuron:     until the first neuron is rendered (includes the precompute on a fresh root);
+  - switch_typed:     a neuron number typed in the sidebar + Enter (target median ≤ 0.5 s);
+  - switch_plus:      the number input's "+" (target ≤ 0.5 s);
+  - switch_next/prev: the next / prev buttons (target ≤ 0.5 s);
+  - metric change:    the sidebar metric iou → recall and back, until the header shows it (≤ 1 s);
+  - shared link:      a fresh tab opening a deep link to another neuron (≤ 2 s);
+  - verify:           Verify page, one concept, m = 20, world renderer: click to verdict (≤ 10 s);
+  - floor:            a rerun of the same neuron's page that redraws the same images and charts (the
+                      heatmap toggle): Streamlit's own cost of a page rerun here.
+Each figure prints its median and min over the repeats and its ratio to the floor. Report
+`uptime` with it: figures are comparable only when the load average is < 1.
 Needs Debian's Chromium at /usr/bin/chromium (never downloads a browser).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -24,6 +31,8 @@ from tests.views.browser import CHARTS_DRAWN_JS, IMAGES_LOADED_JS, chromium_page
 
 IMAGES = 12  # the Neuron page's default k
 CHARTS = 2
+TARGETS = {"switch_typed": 0.5, "switch_plus": 0.5, "switch_next": 0.5, "switch_prev": 0.5, "metric_change": 1.0,
+           "shared_link": 2.0, "verify_one_concept": 10.0, "first_content": 2.0}
 
 
 def _rendered(page, neuron: int, timeout_ms: int = 60_000) -> None:
@@ -33,22 +42,64 @@ def _rendered(page, neuron: int, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(CHARTS_DRAWN_JS, arg=CHARTS, timeout=timeout_ms)
 
 
-def _switch(page, neuron: int) -> float:
-    box = page.get_by_label("Neuron (0…", exact=False)
-    box.fill(str(neuron))
+def _timed(page, action, neuron: int) -> float:
     t0 = time.perf_counter()
-    box.press("Enter")
-    page.wait_for_timeout(0)
+    action()
     _rendered(page, neuron)
     return time.perf_counter() - t0
+
+
+def _box(page):
+    return page.get_by_label("Neuron (0…", exact=False)
+
+
+def _typed(page, neuron: int) -> float:
+    box = _box(page)
+    box.fill(str(neuron))
+    return _timed(page, lambda: box.press("Enter"), neuron)
+
+
+def _plus(page, neuron: int) -> float:
+    return _timed(page, lambda: page.get_by_test_id("stNumberInputStepUp").first.click(), neuron)
+
+
+def _button(page, name: str, neuron: int) -> float:
+    return _timed(page, lambda: page.get_by_role("button", name=name, exact=False).first.click(), neuron)
 
 
 def _toggle(page, neuron: int) -> float:
+    return _timed(page, lambda: page.get_by_text("activation heatmaps").click(), neuron)
+
+
+def _metric(page, name: str, neuron: int) -> float:
+    page.get_by_role("combobox", name="Metric (the explanation's)").click()
     t0 = time.perf_counter()
-    page.get_by_text("activation heatmaps").click()
-    page.wait_for_timeout(0)
+    page.get_by_role("option", name=name, exact=True).click()
+    page.get_by_text(f"explanation ({name})").wait_for(timeout=60_000)
     _rendered(page, neuron)
     return time.perf_counter() - t0
+
+
+def _verify(page, url: str, neuron: int) -> float:
+    page.goto(f"{url}/verify?neuron={neuron}")
+    page.get_by_role("heading", name="Verify (SIEVE)").first.wait_for(timeout=120_000)
+    wait_idle(page, 300_000)
+    r = page.get_by_label("renders m")
+    r.fill("20")
+    r.press("Tab")
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Render and verify").click()
+    page.get_by_text("verified", exact=True).or_(page.get_by_text("rejected", exact=True)).first.wait_for(
+        timeout=300_000)
+    return time.perf_counter() - t0
+
+
+def _line(name: str, xs: list[float], floor: float) -> str:
+    med = statistics.median(xs)
+    target = TARGETS.get(name)
+    verdict = "" if target is None else f"  target ≤ {target:g} s: {'met' if med <= target else 'MISSED'}"
+    return (f"{name:20s} median {med * 1000:7.0f} ms  min {min(xs) * 1000:7.0f} ms  "
+            f"ratio to floor {med / floor:5.2f}  (n={len(xs)}){verdict}")
 
 
 def main() -> None:
@@ -56,28 +107,52 @@ def main() -> None:
     ap.add_argument("--probe-size", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--home", help="reuse this cache root (default: a fresh temporary one)")
+    ap.add_argument("--no-verify", action="store_true", help="skip the Verify timing")
     args = ap.parse_args()
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, serve_app(args.home or tmp, args.probe_size) as url, \
             chromium_page() as page:
         t0 = time.perf_counter()
         page.goto(f"{url}/neuron?neuron=0")
-        _rendered(page, 0, timeout_ms=600_000)
+        page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').first.wait_for(timeout=60_000)
+        first_content = time.perf_counter() - t0
+        _rendered(page, 0, timeout_ms=900_000)
         first = time.perf_counter() - t0
-        _switch(page, 1)  # warm the process (imports, first card)
-        _switch(page, 0)
-        new, seen, floor = [], [], []
+        _typed(page, 1)  # warm the process (imports, first card)
+        _typed(page, 0)
+        runs: dict[str, list[float]] = {k: [] for k in ("switch_typed", "switch_plus", "switch_next", "switch_prev",
+                                                        "metric_change", "floor")}
+        j = 0
         for r in range(args.repeats):
-            target = 2 + r
-            new.append(_switch(page, target))  # never shown before
-            floor.append(_toggle(page, target))
-            seen.append(_switch(page, 0))  # shown before
-            floor.append(_toggle(page, 0))
-        f = min(floor)
-        what = "render from an existing cache" if args.home else f"precompute of a {args.probe_size}-image world + render"
-        print(f"first open ({what}): {first:.1f} s")
-        for name, xs in (("switch_new", new), ("switch_seen", seen), ("floor (same-page rerun)", floor)):
-            print(f"{name:26s} {min(xs) * 1000:7.0f} ms  (median {statistics.median(xs) * 1000:.0f} ms)  "
-                  f"ratio to floor {min(xs) / f:.2f}")
+            j = 2 + 3 * r
+            runs["switch_typed"].append(_typed(page, j))
+            runs["floor"].append(_toggle(page, j))
+            runs["switch_plus"].append(_plus(page, j + 1))
+            runs["switch_next"].append(_button(page, "next unit", j + 2))
+            runs["switch_prev"].append(_button(page, "previous unit", j + 1))
+            runs["floor"].append(_toggle(page, j + 1))
+            runs["metric_change"].append(_metric(page, "recall", j + 1))
+            runs["metric_change"].append(_metric(page, "iou", j + 1))
+        shared = []
+        for r in range(args.repeats):
+            tab = page.context.new_page()
+            t1 = time.perf_counter()
+            tab.goto(f"{url}/neuron?model=shapes-cnn&layer=block4&neuron={40 + r}&metric=iou")
+            _rendered(tab, 40 + r)
+            shared.append(time.perf_counter() - t1)
+            tab.close()
+        verify = [] if args.no_verify else [_verify(page, url, 0)]
+    floor = statistics.median(runs["floor"])
+    what = "from an existing cache" if args.home else f"precompute of a {args.probe_size}-image world + render"
+    print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (figures comparable when < 1); "
+          f"at end: {os.getloadavg()[0]:.2f}")
+    print(f"first_content        {first_content * 1000:7.0f} ms  target ≤ 2 s: {'met' if first_content <= 2 else 'MISSED'}")
+    print(f"first neuron ({what}): {first:.1f} s")
+    for name, xs in runs.items():
+        print(_line(name, xs, floor))
+    print(_line("shared_link", shared, floor))
+    if verify:
+        print(_line("verify_one_concept", verify, floor) + "  (includes the keep-threshold job starting)")
 
 
 if __name__ == "__main__":

@@ -117,22 +117,25 @@ def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame, cu
 
 def coverage_bars(summary: pd.DataFrame, be: pd.DataFrame | None = None) -> go.Figure:
     """Left: observed share of units whose BE set holds the true concept vs the bound's claim. Right
-    (with the per-unit table `be`): each unit's claimed bound against its BE stability, coloured by
-    whether its set holds the truth, so one sees where the claim and the outcome part."""
-    fig = make_subplots(rows=1, cols=2 if be is not None else 1, column_widths=[0.35, 0.65] if be is not None else None,
-                        subplot_titles=["over the layer", "per unit"] if be is not None else None)
+    (with the per-unit table `be`): units by BE set size, stacked by whether their set holds the truth,
+    so one sees what a set's size buys."""
+    two = be is not None
+    fig = make_subplots(rows=1, cols=2 if two else 1, column_widths=[0.35, 0.65] if two else None,
+                        subplot_titles=["share of units over the layer", "units by BE set size"] if two else None)
     fig.add_trace(go.Bar(x=summary["what"], y=summary["value"], marker_color=[TRUE_COLOR, "#1f77b4"][: len(summary)],
                          text=[f"{v:.2f}" for v in summary["value"]], textposition="outside", showlegend=False),
                   row=1, col=1)
-    if be is not None:
-        for held, color, name in ((True, TRUE_COLOR, "set holds the truth"), (False, SET_COLOR, "set misses it")):
-            sub = be[be["gt_in_set"].astype(bool) == held]
-            fig.add_trace(go.Scatter(x=sub["be_stability"], y=sub["be_coverage"], mode="markers", name=name,
-                                     marker=dict(color=color, size=8, opacity=0.7), customdata=sub["neuron"],
-                                     hovertemplate="neuron %{customdata}<br>stability %{x:.2f}<br>bound %{y:.3f}"
-                                                   "<extra></extra>"), row=1, col=2)
-        fig.update_xaxes(title_text="BE stability", range=[0, 1.05], row=1, col=2)
-        fig.update_yaxes(title_text="Thm 4.1 bound (0 = vacuous)", range=[-0.05, 1.05], row=1, col=2)
+    if two:
+        sizes = be["be_set_size"].astype(int)
+        held = be["gt_in_set"].astype(bool)
+        for flag, color, name in ((True, TRUE_COLOR, "set holds the truth"), (False, SET_COLOR, "set misses it")):
+            counts = sizes[held == flag].value_counts().sort_index()
+            fig.add_trace(go.Bar(x=counts.index, y=counts.values, marker_color=color, name=name,
+                                 hovertemplate="set size %{x}: %{y} units<extra>" + name + "</extra>"), row=1, col=2)
+        fig.update_layout(barmode="stack")
+        fig.update_xaxes(title_text="BE prediction-set size", dtick=1, row=1, col=2)
+        fig.update_yaxes(title_text="units", row=1, col=2)
     fig.update_yaxes(range=[0, 1.15], title_text="share", row=1, col=1)
-    fig.update_layout(title="Coverage over the layer", **{**_LAYOUT, "height": 380})
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.08, xanchor="right", x=1.0),
+                      **{**_LAYOUT, "height": 380, "margin": dict(l=10, r=10, t=60, b=10)})
     return fig

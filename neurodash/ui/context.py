@@ -245,12 +245,12 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
     if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
         st.session_state[key] = 0
     sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
-    prev, nxt = sb.columns(2)
     j = int(st.session_state[key])
+    prev, nxt = sb.container(), sb.container()  # stacked: the shortcut hints need the width
     # callbacks run before the next script run, so they may set the number input's state
-    prev.button("prev", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
+    prev.button("previous unit", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
                 shortcut="Alt+P", help="previous unit (Alt+P)")
-    nxt.button("next", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
+    nxt.button("next unit", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
                shortcut="Alt+N", help="next unit (Alt+N)")
     return j
 

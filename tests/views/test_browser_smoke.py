@@ -32,9 +32,9 @@ def test_deep_link_navigation_metric_ar_verify(tmp_path):
         shoot(page, "neuron")
 
         # previous / next
-        page.get_by_role("button", name="next").click()
+        page.get_by_role("button", name="next unit").click()
         wait_neuron_rendered(page, NEURON + 1, images=8, charts=2)
-        page.get_by_role("button", name="prev").click()
+        page.get_by_role("button", name="previous unit").click()
         wait_neuron_rendered(page, NEURON, images=8, charts=2)
         assert f"neuron={NEURON}" in page.url
 
