@@ -212,9 +212,14 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
         st.warning(f"The cache of this workspace does not match ({ws.stale_reason}); it must be recomputed.")
     auto = recipe == base
     if not auto:
-        st.info(f"Workspace **{recipe.label()}** is not computed yet.")
-        if not st.button("Precompute this workspace", type="primary", key="nd__precompute"):
+        notice = st.empty()
+        with notice.container():
+            st.info("This workspace is not computed yet:")
+            st.text(recipe.label())
+            go = st.button("Precompute this workspace", type="primary", key="nd__precompute")
+        if not go:
             return None
+        notice.empty()
     slot = st.empty()
     box = slot.container(border=True)
     box.subheader("Preparing the workspace")
@@ -226,12 +231,19 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
     bar = box.progress(0.0, text="starting…")
     loaders.build(ws, progress=progress_callback(bar, eta=True))
     slot.empty()
+    if not auto:
+        st.rerun()  # redraw everything (header, sidebar, URL) from the ready workspace
     return ws
+
+
+NEURON_KEEP = "nd__neuron_keep"  # survives runs where the neuron widget is not drawn (workspace not ready)
 
 
 def _neuron_widgets(sb, ws: Workspace) -> int:
     key = params.state_key("neuron")
     n = ws.n_neurons
+    if key not in st.session_state and NEURON_KEEP in st.session_state:
+        st.session_state[key] = st.session_state[NEURON_KEEP]
     asked = st.session_state.pop("nd__neuron_asked", None)
     if asked is not None:
         try:
@@ -246,6 +258,7 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
         st.session_state[key] = 0
     sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
     j = int(st.session_state[key])
+    st.session_state[NEURON_KEEP] = j
     prev, nxt = sb.container(), sb.container()  # stacked: the shortcut hints need the width
     # callbacks run before the next script run, so they may set the number input's state
     prev.button("previous unit", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
@@ -290,7 +303,7 @@ def sidebar(page) -> Context | None:
         metric_key = params.state_key("metric")
         ws = _open_workspace(recipe, base)
         if ws is None:
-            params.mirror_to_url(url_values(recipe, None, None), MANAGED)
+            params.mirror_to_url(url_values(recipe, st.session_state.get(NEURON_KEEP), None), MANAGED)
             return None
         neuron = _neuron_widgets(sb, ws)
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]

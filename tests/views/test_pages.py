@@ -255,10 +255,13 @@ def test_verify_generator_failure_is_a_message(ready_home):
 
 
 def test_precompute_another_workspace_from_the_ui(ready_home):
-    at = _run(app_test(), probe_n=120)
+    at = _run(app_test(), probe_n=120, neuron=5)
     assert any("not computed yet" in t for t in _texts(at.info)), _texts(at.info)
     assert at.query_params["probe_n"] == "120"
     at.button(key="nd__precompute").click().run()
     assert not at.exception, at.exception
-    assert _headers(at)[0].startswith("Neuron 0 ·")
+    # the asked neuron survives, the notice and its button are gone, header and sidebar agree
+    assert _headers(at)[0].startswith("Neuron 5 ·")
+    assert at.number_input(key="nd_neuron").value == 5 and at.query_params["neuron"] == "5"
+    assert not any("not computed yet" in t for t in _texts(at.info))
     assert "n=120" in " ".join(_texts(at.sidebar.get("caption")))
