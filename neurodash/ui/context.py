@@ -262,9 +262,9 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
     prev, nxt = sb.container(), sb.container()  # stacked: the shortcut hints need the width
     # callbacks run before the next script run, so they may set the number input's state
     prev.button("previous unit", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
-                shortcut="Alt+P", help="previous unit (Alt+P)")
+                shortcut="Alt+P")
     nxt.button("next unit", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
-               shortcut="Alt+N", help="next unit (Alt+N)")
+               shortcut="Alt+N")
     return j
 
 
