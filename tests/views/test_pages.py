@@ -214,6 +214,12 @@ def test_verify_page_select_and_render(ready_home):
     row = tables[0].iloc[0]
     assert 0.0 <= row["AR"] <= 1.0 and row["verdict"] in ("verified", "rejected") and row["m"] == 4
     assert "mean AR" in " ".join(_texts(at.caption) + _texts(at.text)), "the threshold's source is shown"
+    # the verdict reaches the Neuron page header
+    at.switch_page("views/neuron.py")
+    at.run()
+    assert not at.exception, at.exception
+    verdict = next(m for m in at.metric if m.label == "SIEVE verdict")
+    assert verdict.value == row["verdict"], (verdict.value, row["verdict"])
 
 
 def test_sidebar_search_ranks_units_by_the_concepts_score(ready_home):
