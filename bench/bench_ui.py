@@ -135,7 +135,7 @@ def main() -> None:
             runs["metric_change"].append(_metric(page, "iou", j + 1))
         shared = []
         for r in range(args.repeats):
-            tab = page.context.new_page()
+            tab = page.context.browser.new_page(viewport={"width": 1500, "height": 1100})
             t1 = time.perf_counter()
             tab.goto(f"{url}/neuron?model=shapes-cnn&layer=block4&neuron={40 + r}&metric=iou")
             _rendered(tab, 40 + r)
