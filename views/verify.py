@@ -65,8 +65,7 @@ if go:
         generator = ui.get_generator(generator_name, **options)
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)
-        if rule == MEAN_AR_RULE:  # computed once per layer in the background; 0.5 stands in meanwhile
-            ui.keep_threshold_job(ws, generator, m=int(m), seed=int(seed), beta=beta)
+        # the layer's keep-threshold job starts once this result is in (below): they would share the CPU
         ui.jobs.start("verify", lambda progress, cancel: ui.reports.verify_many(
             ws, j, picked, generator=generator, m=int(m), seed=int(seed), control=ctrl, threshold=FIXED,
             progress=progress, cancel=cancel), neuron=j, generator=generator, m=int(m), seed=int(seed),
