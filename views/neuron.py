@@ -55,9 +55,9 @@ g1, g2 = st.columns([3, 1])
 k = g1.slider("how many", 4, ui.TOP_K, 12, step=1, key="neuron_k")
 heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
 with ui.guard("Cannot load the top images"):
-    ids, acts, maps, images = ui.top_images(ws, j, k)
-    ui.image_grid(images, [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)], heat=maps if heat else None,
-                  columns=min(k, 8), size=256, key="top")
+    ids, acts, _maps, _images = ui.top_images(ws, j, k)
+    ui.image_grid(ui.top_tiles(ws, j, k, heat=heat, size=256), [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)],
+                  columns=min(k, 8), key="top")
 if st.toggle("show quantile bins below the top", value=False, key="neuron_bins"):
     with ui.guard("Cannot load the quantile bins"):
         for b in ui.quantile_bins(ws, j):

@@ -19,6 +19,7 @@ from neurodash.ui.loaders import (
     sanity_report,
     selectivity,
     top_images,
+    top_tiles,
     workspace,
 )
 from neurodash.ui.loaders import (
@@ -54,7 +55,7 @@ from neurodash.workspace import TOP_K
 
 __all__ = [
     "reports", "triage", "STATUSES", "jobs", "charts", "Context", "current", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
-    "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images",
+    "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images", "top_tiles",
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
     "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",

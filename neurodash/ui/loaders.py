@@ -116,6 +116,19 @@ def top_images(ws: Workspace, neuron: int, k: int):
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _top_tiles(key: str, neuron: int, k: int, heat: bool, size: int, _ws: Workspace) -> list[bytes]:
+    from neurodash.ui import overlay
+
+    _ids, _acts, maps, images = _top_images(key, neuron, k, _ws)
+    return overlay.tiles(images, maps if heat else None, size=size)
+
+
+def top_tiles(ws: Workspace, neuron: int, k: int, *, heat: bool, size: int) -> list[bytes]:
+    """PNG bytes of the neuron's k top images (with heatmaps), encoded once: a rerun re-sends, not re-encodes."""
+    return _top_tiles(ws.version, int(neuron), int(k), bool(heat), int(size), ws)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _quantile_bins(key: str, neuron: int, per_bin: int, _ws: Workspace):
     bins = reports.quantile_bins(_ws.acts[:, neuron], per_bin=per_bin)
     return [dict(b, images=_ws.images(b["ids"])) for b in bins]

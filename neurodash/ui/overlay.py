@@ -54,3 +54,17 @@ def data_uri(image: np.ndarray, size: int) -> str:
     buf = io.BytesIO()
     Image.fromarray(upscale(image, size)).save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def tiles(images, heat=None, *, size: int) -> list[bytes]:
+    """PNG tiles of uint8 (k,H,W,3) images upscaled to `size`, with heat maps (k,h,w) on one shared scale."""
+    if heat is not None and len(images):
+        scale = float(max(float(m.max()) for m in heat))
+        return [png(overlay(images[i], heat[i], scale, size=size)) for i in range(len(images))]
+    return [png(upscale(images[i], size)) for i in range(len(images))]

@@ -70,7 +70,8 @@ def progress_callback(bar, *, eta: bool = False):
 
 def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, columns: int = 8,
                size: int = 128, key: str | None = None) -> None:
-    """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top.
+    """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top;
+    or of ready-made PNG tiles (bytes, e.g. loaders.top_tiles), shown as they are.
 
     All maps share one scale (default: the largest map value shown), so a faint overlay is a weak response.
     """
@@ -78,13 +79,13 @@ def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, 
     if k == 0:
         st.caption("no images")
         return
-    if heat is not None and heat_scale is None:
-        heat_scale = float(max(float(m.max()) for m in heat))
-    tiles = [
-        _overlay.overlay(images[i], heat[i], heat_scale, size=size) if heat is not None
-        else _overlay.upscale(images[i], size)
-        for i in range(k)
-    ]
+    if isinstance(images[0], (bytes, bytearray)):
+        tiles = list(images)
+    else:
+        if heat is not None and heat_scale is None:
+            heat_scale = float(max(float(m.max()) for m in heat))
+        tiles = [_overlay.overlay(images[i], heat[i], heat_scale, size=size) if heat is not None
+                 else _overlay.upscale(images[i], size) for i in range(k)]
     for start in range(0, k, columns):
         cols = st.columns(columns)
         for col, i in zip(cols, range(start, min(start + columns, k))):
