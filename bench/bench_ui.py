@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -54,7 +55,9 @@ def _timed(page, action, neuron: int) -> float:
     t0 = time.perf_counter()
     action()
     _rendered(page, neuron)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    print(f"  … neuron {neuron}: {took * 1000:.0f} ms", file=sys.stderr, flush=True)
+    return took
 
 
 def _box(page):

@@ -173,7 +173,7 @@ def test_coverage_page_runs_be_over_layer(ready_home):
 
 def test_triage_flags_and_save(ready_home):
     at = _open("views/triage.py", neuron=1)
-    df = at.dataframe[0].value
+    df = _frame(at, "auto_flags")
     assert {"auto_flags", "status", "note", "gap", "band"} <= set(df.columns)
     at.selectbox(key="triage_status_1").set_value("interesting")
     at.text_area(key="triage_note_1").set_value("edge detector?")
