@@ -2,6 +2,6 @@
 
 No I/O, no models, no streamlit.
 """
-from neurodash.stats.metrics import METRICS, Metric, binarize, confusion_counts, similarity
+from neurodash.stats.metrics import METRICS, Metric, binarize, confusion_counts, similarities, similarity
 
-__all__ = ["METRICS", "Metric", "binarize", "confusion_counts", "similarity"]
+__all__ = ["METRICS", "Metric", "binarize", "confusion_counts", "similarities", "similarity"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neurodash.stats import engine as _e
 from neurodash.stats import metrics as _m
 
 
@@ -38,8 +39,11 @@ def _winners(scores: np.ndarray):
     return np.where(empty, -1, win), np.where(empty, np.nan, best)
 
 
-def bootstrap_scores(acts, concepts, metric, *, K: int = 100, seed: int = 0, alpha=None) -> np.ndarray:
-    """(K, C) scores of one neuron on each of K resamples."""
+def bootstrap_scores(acts, concepts, metric, *, K: int = 100, seed: int = 0, alpha=None,
+                     binary: bool | None = None) -> np.ndarray:
+    """(K, C) scores of one neuron on each of K resamples: the K count vectors are one (n, K)
+    weight matrix against the concept matrix in its own dtype, chunked over concepts (metrics.
+    score_batch), so memory stays flat. `binary` as in metrics.similarity."""
     m = _m.get_metric(metric)
     if m.name == "soft_wpmi":
         raise ValueError("soft_wpmi needs the whole layer for its marginal; use bootstrap_winners_many")
@@ -53,40 +57,42 @@ def bootstrap_scores(acts, concepts, metric, *, K: int = 100, seed: int = 0, alp
     dtype = _m.work_dtype(A, Cn)
     W = resample_counts(A.shape[0], K, seed).astype(dtype)
     nb = _m.Neurons(A, W, m.default_alpha if alpha is None else float(alpha), dtype)
-    return _m.score_batch(nb, Cn, m)
+    return _m.score_batch(nb, Cn, m, binary=_m.concepts_are_binary(Cn, binary))
 
 
-def bootstrap_winners(acts, concepts, metric, *, K: int = 100, seed: int = 0, alpha=None) -> BootstrapResult:
+def bootstrap_winners(acts, concepts, metric, *, K: int = 100, seed: int = 0, alpha=None,
+                      binary: bool | None = None) -> BootstrapResult:
     """K bootstrap resamples of the probe; the winning concept of each and its score."""
-    win, best = _winners(bootstrap_scores(acts, concepts, metric, K=K, seed=seed, alpha=alpha))
+    win, best = _winners(bootstrap_scores(acts, concepts, metric, K=K, seed=seed, alpha=alpha, binary=binary))
     return BootstrapResult(winners=win, scores=best)
 
 
 def bootstrap_winners_many(acts, concepts, metric, *, K: int = 100, seed: int = 0, alpha=None,
-                           progress=None) -> tuple[np.ndarray, np.ndarray]:
+                           progress=None, binary: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Winners int (N, K) and scores (N, K) for every neuron; all neurons see the same K
     resamples (so resample k is one alternative probe for the whole layer)."""
     m = _m.get_metric(metric)
     A = _m.check_acts(acts)
     Cn = _m.check_concepts(concepts, A.shape[0])
     n, N = A.shape
+    binary = _m.concepts_are_binary(Cn, binary)
     dtype = _m.work_dtype(A, Cn)
     W = resample_counts(n, K, seed).astype(dtype)
     alpha = m.default_alpha if alpha is None else float(alpha)
     winners = np.empty((N, K), dtype=np.int64)
     scores = np.empty((N, K))
     if m.name == "soft_wpmi":
-        return _soft_wpmi_many(A, Cn, W, alpha, dtype, progress)
+        return _soft_wpmi_many(A, Cn, W, alpha, dtype, progress, binary)
     cache: dict = {}  # weight-only concept sums are the same for every neuron
     for r in range(N):
         nb = _m.Neurons(A[:, r:r + 1], W, alpha, dtype)
-        winners[r], scores[r] = _winners(_m.score_batch(nb, Cn, m, cache))
+        winners[r], scores[r] = _winners(_m.score_batch(nb, Cn, m, cache, binary))
         if progress is not None:
             progress((r + 1) / N, f"bootstrap neuron {r + 1}/{N}")
     return winners, scores
 
 
-def _soft_wpmi_many(A, Cn, W, alpha, dtype, progress):
+def _soft_wpmi_many(A, Cn, W, alpha, dtype, progress, binary):
     """soft_wpmi's marginal runs over neurons within each resample: log P(d|E) for every
     (neuron, resample), per concept block, then the per-resample marginal and a running argmax."""
     n, N = A.shape
@@ -94,11 +100,11 @@ def _soft_wpmi_many(A, Cn, W, alpha, dtype, progress):
     C = Cn.shape[1]
     best = np.full((N, K), -np.inf)
     winners = np.full((N, K), -1, dtype=np.int64)
-    step = max(1, _m.CHUNK_ELEMENTS // (N * K))
+    step = max(1, _e.CHUNK_ELEMENTS // (N * K))
     nbs = [_m.Neurons(A[:, r:r + 1], W, alpha, dtype) for r in range(N)]
     for j0 in range(0, C, step):
         X = Cn[:, j0:j0 + step]
-        log_p = np.stack([_m.soft_log_p(nb, X) for nb in nbs])  # (N, K, m)
+        log_p = np.stack([_m.soft_log_p(nb, X, binary) for nb in nbs])  # (N, K, m)
         s = _m.soft_wpmi_from_log_p(log_p)
         s[np.array([nb.constant[0] for nb in nbs])] = np.nan
         s = np.where(np.isnan(s), -np.inf, s)

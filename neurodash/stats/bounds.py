@@ -7,7 +7,8 @@ The paper's recall and precision are NeuronEval's swapped, so in our orientation
   iou: m = |f∨c|;  auroc: m = ρ(1−ρ)·n with ρ the share of positive labels (labels = f for auroc,
   c for inverse_auroc; Agarwal et al. 2004 via Table 1).
 Thm 3.1 replaces δ by δ/|C| (union bound); Cor. 3.2 gives the band sim(f,ĉ) ≥ sim(f,c*) − 2r.
-Thm 4.1: p solves r(f, D, p/|C|) = Δ/2, i.e. p = 2·|C|·exp(−m·Δ²/2); coverage bound = Eq. 9.
+Thm 4.1: p solves r(f, D, p/|C|) = Δ/2, i.e. p = 2·|C|·exp(−m·Δ²/2); coverage bound as derived in
+Appendix A (Eq. 16), with Eq. 9 as printed beside it.
 Metrics without a rate in the paper get NaN here (the UI shows an empirical bootstrap interval).
 """
 from __future__ import annotations
@@ -17,30 +18,20 @@ import math
 import numpy as np
 from scipy.stats import binom
 
-from neurodash.stats.metrics import get_metric
+from neurodash.stats.metrics import METRICS, get_metric
 
-RATE_METRICS = ("accuracy", "recall", "precision", "iou", "auroc", "inverse_auroc")
+# Derived from the registry (each Metric carries its own effective-size rule), kept for callers.
+RATE_METRICS = tuple(name for name, m in METRICS.items() if m.has_rate)
 
 
 def effective_size(metric, n, n_f, n_c, n_union):
-    """Effective sample size m of Table 1 / App. B in our orientation (array-broadcasting);
-    NaN for metrics without a rate."""
-    name = get_metric(metric).name
+    """Effective sample size m of Table 1 / App. B in our orientation (array-broadcasting), from
+    the metric's registry entry; NaN for metrics without a rate."""
+    size = get_metric(metric).effective_size
     n, n_f, n_c, n_union = (np.asarray(x, dtype=np.float64) for x in (n, n_f, n_c, n_union))
-    if name == "accuracy":
-        return np.broadcast_to(n, np.broadcast(n, n_f, n_c).shape).copy()
-    if name == "recall":
-        return n_f + 0 * n_c
-    if name == "precision":
-        return n_c + 0 * n_f
-    if name == "iou":
-        return n_union + 0 * n_f + 0 * n_c
-    if name in ("auroc", "inverse_auroc"):
-        pos = n_f if name == "auroc" else n_c
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.where(n > 0, pos / np.where(n > 0, n, 1), 0.0)
-        return rho * (1 - rho) * n + 0 * (n_f + n_c)
-    return np.full(np.broadcast(n, n_f, n_c, n_union).shape, np.nan)
+    if size is None:
+        return np.full(np.broadcast(n, n_f, n_c, n_union).shape, np.nan)
+    return np.asarray(size(n, n_f, n_c, n_union), dtype=np.float64)
 
 
 def _rate(m, delta):
@@ -114,35 +105,39 @@ def error_probability(metric, neuron_active, concept_present, gap, n_concepts):
     return _finish(np.atleast_2d(p), scalar)
 
 
-def _check_coverage_args(K: int, k_S: int) -> None:
+def _check_coverage_args(K: int, k_S: int, p) -> float | None:
+    """The shared edge cases of both Thm 4.1 forms: a value to return, or None to compute."""
     if not (0 <= k_S <= K):
         raise ValueError(f"k_S must be in [0, K={K}], got {k_S}")
+    if p is None or math.isnan(float(p)):
+        return float("nan")
+    if p >= 1:
+        return 0.0  # vacuous: every trial may err
+    return None
 
 
 def coverage_lower_bound(K: int, k_S: int, p: float) -> float:
-    """Thm 4.1 as derived (Appendix A, Eq. 16): P(c* ∈ S) ≥ P(Bin(K, p) ≤ k(S) − 1)
-    = Σ_{i=0}^{k(S)−1} C(K,i) p^i (1−p)^{K−i}.
+    """Thm 4.1 as derived in Appendix A (Eq. 16): c* ∉ S implies k* ≤ K − k(S) with
+    k* ~ Bin(K, 1 − p), so P(c* ∈ S) ≥ P(Bin(K, p) ≤ k(S) − 1) = Σ_{i=0}^{k(S)−1} C(K,i) p^i (1−p)^{K−i}.
 
-    c* ∉ S implies the true winner won at most K − k(S) resamples, with k* ~ Bin(K, 1 − p); hence
-    the bound grows with the set. Vacuous (0) when p ≥ 1; NaN when p is NaN (no rate).
+    Grows with the set (0 for an empty set, 1 − p^K when the set holds every winner).
+    Vacuous (0) when p ≥ 1; NaN when p is NaN (metric without a rate).
     """
-    _check_coverage_args(K, k_S)
-    if p is None or math.isnan(p):
-        return float("nan")
-    if p >= 1:
-        return 0.0
+    early = _check_coverage_args(K, k_S, p)
+    if early is not None:
+        return early
     return float(binom.cdf(k_S - 1, K, p)) if k_S >= 1 else 0.0
 
 
 def coverage_lower_bound_printed(K: int, k_S: int, p: float) -> float:
-    """Eq. 9 as printed in the paper: Σ_{i=0}^{K−k(S)−1} C(K,i) p^i (1−p)^{K−i}, the Binomial(K, p)
-    CDF at K − k(S) − 1. It falls as the set grows and is 0 when the set holds every winner; shown
-    only beside the derived form, labelled. Vacuous (0) when p ≥ 1; NaN when p is NaN."""
-    _check_coverage_args(K, k_S)
-    if p is None or math.isnan(p):
-        return float("nan")
-    if p >= 1:
-        return 0.0
+    """Thm 4.1, Eq. 9 as printed: Σ_{i=0}^{K−k(S)−1} C(K,i) p^i (1−p)^{K−i}, the Binomial(K, p) CDF
+    at K − k(S) − 1 (an empty sum, 0, when k(S) = K). Falls as the set grows, so it contradicts
+    its own derivation; shown only beside `coverage_lower_bound`, labelled as the printed form.
+    Vacuous (0) when p ≥ 1; NaN when p is NaN.
+    """
+    early = _check_coverage_args(K, k_S, p)
+    if early is not None:
+        return early
     return float(binom.cdf(K - k_S - 1, K, p)) if K - k_S - 1 >= 0 else 0.0
 
 
@@ -168,7 +163,7 @@ def probe_size_for_band(metric, target_band, *, concept_freq, alpha, n_concepts,
                         overlap=1.0, max_n=10**12) -> int | None:
     """Smallest probe size n whose Cor. 3.2 band 2·r(δ/|C|) is ≤ target_band; None if the metric
     has no rate or no n ≤ max_n reaches it."""
-    if get_metric(metric).name not in RATE_METRICS:
+    if not get_metric(metric).has_rate:
         return None
     if target_band <= 0:
         raise ValueError("target_band must be positive")

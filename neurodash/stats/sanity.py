@@ -41,11 +41,13 @@ def _epsilon(metric: _m.Metric, original: np.ndarray) -> np.ndarray:
     return EPSILON_SHARE * np.abs(original)
 
 
-def sanity_tests(acts, concepts, pairs, metrics, *, seed: int = 0, trials: int = 1, alpha=None) -> pd.DataFrame:
+def sanity_tests(acts, concepts, pairs, metrics, *, seed: int = 0, trials: int = 1, alpha=None,
+                 binary: bool | None = None) -> pd.DataFrame:
     """Decrease Acc for Missing and Extra Labels per metric over the given (neuron, concept) pairs.
 
     Returns a DataFrame indexed by metric with columns missing_labels, extra_labels (in [0, 1])
     and passed (both > 0.9). Seeded: the same seed gives the same perturbations for every metric.
+    `binary` as in metrics.similarity (perturbing 0/1 labels gives 0/1 labels).
     """
     A = _m.check_acts(acts)
     Cn = _m.check_concepts(concepts, A.shape[0])  # columns are copied one pair at a time
@@ -66,18 +68,21 @@ def sanity_tests(acts, concepts, pairs, metrics, *, seed: int = 0, trials: int =
             missing, extra = perturb(c, rng)
             cols += [c, missing, extra]
             owners.append(r)
+    binary = _m.concepts_are_binary(Cn, binary)
     X = np.stack(cols, axis=1)
+    if binary:
+        X = X >= _m.CONCEPT_THRESHOLD
     owners = np.array(owners)
     rows = []
     for name in metrics:
         metric = _m.get_metric(name)
         # soft_wpmi's marginal runs over the layer, so it needs every neuron; others only the pairs'.
         if metric.name == "soft_wpmi":
-            S = _m.similarity(A, X, metric, alpha=alpha)
+            S = _m.similarity(A, X, metric, alpha=alpha, binary=binary)
             sel = owners
         else:
             used, sel = np.unique(owners, return_inverse=True)
-            S = _m.similarity(A[:, used], X, metric, alpha=alpha)
+            S = _m.similarity(A[:, used], X, metric, alpha=alpha, binary=binary)
         case = np.arange(len(owners))
         orig = S[sel, 3 * case]
         eps = _epsilon(metric, orig)

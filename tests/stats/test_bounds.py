@@ -1,4 +1,4 @@
-"""Faithfulness bounds: hand numbers, Thm 4.1 / Eq. 9, and the paper's Sec. 3.3 simulations."""
+"""Faithfulness bounds: hand numbers, Thm 4.1 (derived and Eq. 9 as printed), and the paper's Sec. 3.3 simulations."""
 import math
 
 import numpy as np
@@ -71,6 +71,51 @@ def test_error_probability_solves_the_rate_equation():
     assert B.error_probability("recall", f, c, 0.01, 50) == 1.0
     assert B.error_probability("iou", f, c, 0.0, 50) == 1.0
     assert np.isnan(B.error_probability("f1", f, c, 0.1, 50))
+
+
+def test_coverage_lower_bound_as_derived_by_hand():
+    # K = 5, p = 0.1: P(Bin(5, 0.1) ≤ k(S) − 1); terms 0.9^5 = 0.59049, 5·0.1·0.9^4 = 0.32805,
+    # 10·0.01·0.9^3 = 0.0729, 10·0.001·0.9^2 = 0.0081, 5·0.0001·0.9 = 0.00045, 0.1^5 = 0.00001
+    assert B.coverage_lower_bound(5, 3, 0.1) == pytest.approx(0.59049 + 0.32805 + 0.0729, rel=1e-12)
+    assert B.coverage_lower_bound(5, 1, 0.1) == pytest.approx(0.59049, rel=1e-12)
+    assert B.coverage_lower_bound(5, 0, 0.1) == 0.0  # an empty set covers nothing
+    # k(S) = K (the set holds every winner): 1 − p^K, close to 1 for a small p
+    assert B.coverage_lower_bound(5, 5, 0.1) == pytest.approx(1 - 1e-5, rel=1e-12)
+    assert B.coverage_lower_bound(100, 100, 0.02) == pytest.approx(1.0, abs=1e-15)
+    K, k_S, p = 100, 96, 0.02
+    by_hand = sum(math.comb(K, i) * p ** i * (1 - p) ** (K - i) for i in range(k_S))
+    assert B.coverage_lower_bound(K, k_S, p) == pytest.approx(by_hand, rel=1e-12)
+    # grows with the set
+    vals = [B.coverage_lower_bound(20, k, 0.3) for k in range(21)]
+    assert np.all(np.diff(vals) > 0)
+
+
+def test_coverage_lower_bound_printed_is_eq9():
+    # K = 5, p = 0.1, k(S) = 3: Σ_{i=0}^{5−3−1=1} = 0.59049 + 0.32805
+    assert B.coverage_lower_bound_printed(5, 3, 0.1) == pytest.approx(0.91854, rel=1e-12)
+    assert B.coverage_lower_bound_printed(5, 4, 0.1) == pytest.approx(0.59049, rel=1e-12)
+    assert B.coverage_lower_bound_printed(5, 5, 0.1) == 0.0  # k(S) = K: the empty sum as printed
+    assert B.coverage_lower_bound_printed(100, 100, 0.02) == 0.0
+    K, k_S, p = 100, 96, 0.02
+    by_hand = sum(math.comb(K, i) * p ** i * (1 - p) ** (K - i) for i in range(K - k_S - 1 + 1))
+    assert B.coverage_lower_bound_printed(K, k_S, p) == pytest.approx(by_hand, rel=1e-12)
+    assert B.coverage_lower_bound_printed(K, k_S, p) == pytest.approx(binom.cdf(3, 100, 0.02))
+    # falls as the set grows (the contradiction with its own derivation)
+    vals = [B.coverage_lower_bound_printed(20, k, 0.3) for k in range(20)]
+    assert np.all(np.diff(vals) < 0)
+
+
+@pytest.mark.parametrize("bound", [B.coverage_lower_bound, B.coverage_lower_bound_printed])
+def test_coverage_bounds_edge_cases(bound):
+    assert bound(100, 95, 1.0) == 0.0  # p ≥ 1: vacuous
+    assert bound(100, 95, 1.5) == 0.0
+    assert math.isnan(bound(100, 95, float("nan")))  # metric without a rate
+    assert math.isnan(bound(100, 95, np.float64("nan")))
+    with pytest.raises(ValueError):
+        bound(10, 11, 0.1)
+    with pytest.raises(ValueError):
+        bound(10, -1, 0.1)
+    assert bound(10, 5, 0.0) == 1.0  # p = 0: every trial finds c*; both forms give 1 here
 
 
 def test_coverage_lower_bound_printed_is_eq9_as_printed():

@@ -4,11 +4,10 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
+from neurodash.stats import engine
 from neurodash.stats import metrics as M
 from neurodash.stats.metrics import METRICS, binarize, confusion_counts, similarity
-from neurodash.stats.ranks import average_ranks
 from tests.stats import stats_oracle as oracle
 
 NAMES = list(METRICS)
@@ -25,11 +24,12 @@ def data(seed, n=90, N=4, C=6, binary=False):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("binary", [False, True])
-def test_matches_oracle(name, binary):
-    acts, concepts = data(0, binary=binary)
-    got = similarity(acts, concepts, name, alpha=0.1)
+@pytest.mark.parametrize("kind", ["soft", "float 0/1", "float 0/1 binary=True", "bool", "uint8"])
+def test_matches_oracle(name, kind):
+    acts, concepts = data(0, binary=kind != "soft")
     exp = oracle.matrix(name, acts, concepts, alpha=0.1)
+    given = {"bool": concepts.astype(bool), "uint8": concepts.astype(np.uint8)}.get(kind, concepts)
+    got = similarity(acts, given, name, alpha=0.1, binary=True if "binary=True" in kind else None)
     assert got.shape == (4, 6) and got.dtype == np.float64
     np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9, equal_nan=True)
     assert np.isfinite(got).mean() > 0.8  # the comparison is not vacuous
@@ -78,18 +78,6 @@ def test_weighted_equals_repeated_property(n, seed, binary, alpha):
             got = similarity(acts, concepts, name, alpha=alpha, weights=w)
             exp = similarity(acts[rows], concepts[rows], name, alpha=alpha)
             np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=name)
-
-
-@settings(max_examples=30, deadline=None)
-@given(x=hnp.arrays(np.float64, st.integers(1, 30), elements=st.sampled_from([0.0, 0.5, 1.0, 2.0])),
-       data_=st.data())
-def test_weighted_ranks_equal_repeated_rankdata(x, data_):
-    from scipy.stats import rankdata
-    w = np.array(data_.draw(st.lists(st.integers(1, 3), min_size=len(x), max_size=len(x))))
-    rows = np.repeat(np.arange(len(x)), w)
-    rep = rankdata(x[rows])
-    got = average_ranks(x[:, None], w)[:, 0]
-    np.testing.assert_allclose(got[rows], rep)
 
 
 def test_binarize_top_count_and_ties():
@@ -161,7 +149,7 @@ def test_bad_input_names_the_column():
 def test_chunking_over_concepts_changes_nothing(name, monkeypatch):
     acts, concepts = data(5, n=60, C=9)
     full = similarity(acts, concepts, name, alpha=0.1)
-    monkeypatch.setattr(M, "CHUNK_ELEMENTS", 100)  # ~1 concept column per chunk
+    monkeypatch.setattr(engine, "CHUNK_ELEMENTS", 100)  # ~1 concept column per chunk
     np.testing.assert_allclose(similarity(acts, concepts, name, alpha=0.1), full, rtol=1e-12, atol=1e-12,
                                equal_nan=True)
 
@@ -181,15 +169,54 @@ def test_registry_fields():
     assert {m for m, v in METRICS.items() if v.has_rate} == {"accuracy", "recall", "precision", "iou", "auroc",
                                                             "inverse_auroc"}
     assert all(v.default_alpha == 0.01 for v in METRICS.values())
+    assert all(callable(v.body) for v in METRICS.values())  # declared once, body on the entry
+    from neurodash.stats.bounds import RATE_METRICS
+    assert set(RATE_METRICS) == {m for m, v in METRICS.items() if v.has_rate}
 
 
-def test_packed_float32_sort_is_a_stable_sort():
-    from neurodash.stats.ranks import sort_rows
-    rng = np.random.default_rng(8)
-    X = rng.integers(-3, 4, size=(5, 200)).astype(np.float32) / 2
-    X[0, :7] = -0.0
-    X[1] = rng.standard_normal(200).astype(np.float32)
-    order, keys = sort_rows(X)
-    np.testing.assert_array_equal(order, np.argsort(X + 0.0, axis=1, kind="stable"))
-    vals = np.take_along_axis(X, order, axis=1)
-    np.testing.assert_array_equal(keys[:, 1:] == keys[:, :-1], vals[:, 1:] == vals[:, :-1])
+@pytest.mark.parametrize("name", ["iou", "recall", "auroc", "auprc", "soft_wpmi", "wpmi", "pearson"])
+def test_large_probe_matches_oracle(name):
+    """n above topk.MIN_ROWS, so binarization and soft-WPMI's top rows take the sampled path."""
+    rng = np.random.default_rng(11)
+    n = 12000
+    acts = np.round(rng.standard_normal((n, 3)), 2)  # ties at the cut
+    acts[:, 2] = np.maximum(acts[:, 2], 1.5)  # most rows tie at the minimum
+    concepts = (rng.random((n, 3)) < 0.05)
+    concepts[:, 1] |= acts[:, 0] > 2
+    exp = oracle.matrix(name, acts, concepts.astype(float), alpha=0.01)
+    for given in (concepts, concepts.astype(float)):
+        np.testing.assert_allclose(similarity(acts, given, name, alpha=0.01), exp, rtol=1e-9, atol=1e-9,
+                                   equal_nan=True, err_msg=str(given.dtype))
+
+
+def test_binary_flag_reads_labels_and_is_never_guessed_by_scanning(monkeypatch):
+    acts, concepts = data(7, binary=True)
+    bool_c = concepts.astype(bool)
+    for name in NAMES:
+        a = similarity(acts, bool_c, name, alpha=0.1)
+        b = similarity(acts, concepts, name, alpha=0.1, binary=True)
+        c = similarity(acts, concepts.astype(np.float32), name, alpha=0.1)  # soft path, same values
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=name)
+        np.testing.assert_allclose(a, c, rtol=2e-4, atol=2e-4, equal_nan=True, err_msg=name)
+    assert M.concepts_are_binary(bool_c) and M.concepts_are_binary(concepts.astype(np.uint8))
+    assert not M.concepts_are_binary(concepts) and M.concepts_are_binary(concepts, True)
+    # binary=True on soft values means "labels where ≥ 0.5"
+    soft = data(8)[1]
+    np.testing.assert_allclose(similarity(acts, soft, "pearson", binary=True),
+                               similarity(acts, soft >= 0.5, "pearson"), rtol=1e-12, equal_nan=True)
+
+
+def test_similarities_share_the_neurons_and_change_nothing(monkeypatch):
+    acts, concepts = data(9)
+    got = M.similarities(acts, concepts, NAMES, alpha=0.1)
+    assert list(got) == NAMES
+    for name in NAMES:
+        np.testing.assert_array_equal(got[name], similarity(acts, concepts, name, alpha=0.1), err_msg=name)
+    # one top-rows selection for all binary-neuron metrics and soft-WPMI's top 100 (⌈0.01·12000⌉ = 120)
+    calls = []
+    real = engine.column_tops
+    monkeypatch.setattr(engine, "column_tops", lambda A, k: calls.append(k) or real(A, k))
+    rng = np.random.default_rng(1)
+    big, conc = rng.standard_normal((12000, 3)), rng.random((12000, 4)) < 0.1
+    M.similarities(big, conc, ["iou", "recall", "auroc", "soft_wpmi"])
+    assert calls == [120]

@@ -1,0 +1,391 @@
+"""Metric bodies: each takes (Neurons, Chunk) and returns (G, m) float64 scores before the NaN
+rules are applied (metrics.score_batch applies them). The registry in metrics.py names them."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import sparse
+from scipy.special import logsumexp
+
+from neurodash.stats import engine as _e
+from neurodash.stats import ranks as _ranks
+from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
+                                    WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
+from neurodash.stats.parallel import run_blocks
+
+def _counts(nb: Neurons, ch: Chunk):
+    n11, n_f, n_c, tot = ch.n11, nb.n_f, ch.n_c, nb.tot
+    return n11, n_f - n11, n_c - n11, tot - n_f - n_c + n11
+
+
+def _recall(nb, ch):
+    return safe_div(ch.n11, nb.n_f)
+
+
+def _precision(nb, ch):
+    return safe_div(ch.n11, ch.n_c)
+
+
+def _f1(nb, ch):
+    return safe_div(2 * ch.n11, nb.n_f + ch.n_c)
+
+
+def _iou(nb, ch):
+    return safe_div(ch.n11, nb.n_f + ch.n_c - ch.n11)
+
+
+def _accuracy(nb, ch):
+    n11, _, _, n00 = _counts(nb, ch)
+    return safe_div(n11 + n00, nb.tot)
+
+
+def _balanced_accuracy(nb, ch):
+    n11, _, _, n00 = _counts(nb, ch)
+    return (safe_div(n11, nb.n_f) + safe_div(n00, nb.tot - nb.n_f)) / 2
+
+
+def _inverse_balanced_accuracy(nb, ch):
+    n11, _, _, n00 = _counts(nb, ch)
+    return (safe_div(n11, ch.n_c) + safe_div(n00, nb.tot - ch.n_c)) / 2
+
+
+def _auc_from_rank_sum(rank_sum, pos, tot):
+    return safe_div(rank_sum - pos * (pos + 1) / 2, pos * (tot - pos))
+
+
+def _auroc(nb, ch):
+    if ch.is_binary:  # binary scores: AUROC = (1 + TPR - FPR) / 2
+        n11, _, n01, _ = _counts(nb, ch)
+        return (1 + safe_div(n11, nb.n_f) - safe_div(n01, nb.tot - nb.n_f)) / 2
+    if nb.weights_per_column:
+        return _per_column_rank_metric(nb, ch, "auroc")
+    if nb.W is None:  # one sort per concept column, shared by every neuron
+        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
+        R = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
+        return _auc_from_rank_sum(np.asarray(nb.FW @ R, dtype=np.float64), nb.n_f, nb.tot)
+    order, below, group = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
+    # ranks ≤ n are exact in float32; float32 work keeps the sparse product in float32
+    R = _ranks.to_row_order(order, _ranks.rank_values_sorted(below, group, nb.W is None), dtype=nb.dtype)
+    return _auc_from_rank_sum(np.asarray(nb.FW @ R, dtype=np.float64), nb.n_f, nb.tot)
+
+
+def _inverse_auroc(nb, ch):
+    R = nb.rank_values  # (n, G)
+    WR = R if nb.W is None else R * nb.W
+    S = np.asarray(tdot(WR.astype(nb.dtype, copy=False), ch.Pf), dtype=np.float64)
+    return _auc_from_rank_sum(S, ch.n_c, nb.tot)
+
+
+def _shared_wt(nb: Neurons):
+    return None if nb.W is None else nb.WT.astype(np.float64)
+
+
+def _average_precision(V, ws, pos_total):
+    """AP from the positives alone. V (q, k): for each of q score columns, the weight at or above
+    each of the k positives' scores (ascending V = descending score); ws (k,) or (q, k) the
+    positives' weights, or None for unit weights. AP = Σ_i w_i·TP≥(i)/V(i) / pos_total, with TP≥ the positives'
+    weight at or above i's score (ties share the group's end). Returns (q,)."""
+    if ws is None:
+        Vs = np.sort(V, axis=1)
+        inv = 1.0 / Vs  # V ≥ 1 here: a positive counts itself
+        k = Vs.shape[1]
+        total = inv @ np.arange(1.0, k + 1.0)  # Σ_t (t + 1) / V_t, as if no two positives tied
+        # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare)
+        hits = np.flatnonzero(Vs[:, 1:] == Vs[:, :-1])
+        if hits.size:
+            _, end = _ranks.sorted_groups(Vs)
+            pos = np.arange(k)
+            extra = np.where(end != pos, (end - pos) * inv, 0.0).sum(axis=1)
+            total = total + extra
+    else:
+        o = np.argsort(V, axis=1)
+        Vs = np.take_along_axis(V, o, axis=1)
+        Ws = ws[o] if ws.ndim == 1 else np.take_along_axis(ws, o, axis=1)
+        _, end = _ranks.sorted_groups(Vs)
+        tp = np.take_along_axis(np.cumsum(Ws, axis=1), end, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = np.where(Ws > 0, Ws * tp / Vs, 0.0).sum(axis=1)
+    return safe_div(total, pos_total)
+
+
+def _auprc(nb, ch):
+    if ch.is_binary:  # two thresholds: concept present, then everything
+        n11, n_f, n_c, tot = ch.n11, nb.n_f, ch.n_c, nb.tot
+        top = np.where(n_c > 0, safe_div(n11 * n11, n_c), 0.0)
+        return safe_div(top + (n_f - n11) * safe_div(n_f, tot), n_f)
+    if nb.weights_per_column:
+        return _per_column_rank_metric(nb, ch, "auprc")
+    tot = float(nb.tot[0, 0])
+    unit = nb.W is None  # unit weights: counts are integers, sorted fastest as int32
+    if unit:
+        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
+        NgeT = _ranks.unit_at_or_above(_ranks.tie_runs(xs), xs.shape)  # count at or above, sorted position
+    else:
+        order, below, _ = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
+        NgeT = (tot - below).astype(np.float64)  # weight at or above, sorted position
+    NgeT = _ranks.unsort(order, NgeT)  # (m, n) in row order
+    FW = nb.FW
+    out = np.empty((nb.G, NgeT.shape[0]))
+
+    def neurons(g0, g1):
+        for g in range(g0, g1):
+            sl = slice(FW.indptr[g], FW.indptr[g + 1])
+            rows = FW.indices[sl]
+            ws = None if unit else FW.data[sl].astype(np.float64)
+            out[g] = _average_precision(NgeT[:, rows], ws, nb.n_f[g, 0])
+
+    run_blocks(neurons, nb.G, FW.nnz * NgeT.shape[0], blocks_per_thread=4)
+    return out
+
+
+def _inverse_auprc(nb, ch):
+    """AP of each neuron over each concept's positives: per concept, the positives' "weight at or
+    above" under every neuron, sorted (the only per-(neuron, concept) work that cannot be shared)."""
+    # (n, G) row order: a concept's positives are then a gather of whole rows (a few KB each, read
+    # in sequence) instead of G scattered reads per positive
+    Nge = nb.at_or_above
+    WT = None if nb.W is None else np.broadcast_to(nb.WT, (nb.G, nb.n)).astype(np.float64)
+    m = ch.P.shape[1]
+    out = np.empty((nb.G, m))
+    n_c = np.broadcast_to(ch.n_c, (nb.G, m))
+    PT = _ranks.transpose(ch.P)
+    flat = np.flatnonzero(PT)  # each concept's positive rows, one scan
+    starts = np.searchsorted(flat, np.arange(m + 1, dtype=np.int64) * nb.n)
+    rows_of = flat - np.repeat(np.arange(m, dtype=np.int64) * nb.n, np.diff(starts))
+
+    def concepts(j0, j1):
+        for j in range(j0, j1):
+            rows = rows_of[starts[j]:starts[j + 1]]
+            if len(rows) == 0:
+                out[:, j] = np.nan
+            else:
+                out[:, j] = _average_precision(Nge[rows].T, None if WT is None else WT[:, rows], n_c[:, j])
+
+    run_blocks(concepts, m, nb.G * len(flat), blocks_per_thread=4)
+    return out
+
+
+def _moments(nb: Neurons, key: str, centred) -> tuple[np.ndarray, np.ndarray]:
+    """(w∘centred (n, G) in the work dtype, Σ w·centred² (G, 1)), computed once per batch."""
+    cache = nb.__dict__.setdefault("_moments", {})
+    if key not in cache:
+        X = centred()
+        Wc = X if nb.W is None else X * nb.W.astype(nb.dtype)
+        var = np.broadcast_to((Wc * X).sum(axis=0, dtype=np.float64), (nb.G,))[:, None]
+        cache[key] = (Wc, var)
+    return cache[key]
+
+
+def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None):
+    """Weighted Pearson of centred neuron columns (n, G) (`centred()` builds them, cached under
+    `key`) with concept columns (n, m). Centring the neurons removes the rank-one correction, so the
+    cost is one product (w∘a)ᵀ X plus O(n·m) concept sums."""
+    wsum = wsum or (lambda key_, make: nb.wsum(make()))
+    Wc, var_a = _moments(nb, key, centred)
+    if binary:
+        s1 = n_c if n_c is not None else nb.wsum(ch_X)
+        num = np.asarray(tdot(Wc, ch_X), dtype=np.float64)
+        var_c = s1 - s1 * s1 / nb.tot
+    else:
+        mu = ch_X.mean(axis=0, dtype=np.float64).astype(nb.dtype)
+        D = ch_X - mu
+        num = np.asarray(tdot(Wc, D), dtype=np.float64)
+        s1 = wsum("d1", lambda: D)
+        var_c = wsum("d2", lambda: D * D) - s1 * s1 / nb.tot
+    var_c = np.where(var_c <= 1e-12 * np.maximum(nb.tot, 1), 0.0, var_c)
+    return np.clip(safe_div(num, np.sqrt(var_a * var_c)), -1.0, 1.0)
+
+
+def _pearson(nb, ch):
+    X = ch.X  # for a 0/1 concept the values already are the labels
+    return _pearson_from(nb, "acts", lambda: nb.centred, X, ch.is_binary, ch.n_c if ch.is_binary else None,
+                         ch.wsum)
+
+
+def _rank_centred(nb: Neurons) -> np.ndarray:
+    Ra = nb.rank_values
+    mean = (Ra * (1.0 if nb.W is None else nb.W)).sum(axis=0) / nb.tot[:, 0]
+    return (Ra - mean[None, :]).astype(nb.dtype)
+
+
+def _spearman(nb, ch):
+    if ch.is_binary:  # the ranks of a 0/1 column are an increasing affine map of it
+        return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), ch.X, True, ch.n_c)
+    if nb.weights_per_column:
+        return _per_column_rank_metric(nb, ch, "spearman")
+    if nb.W is None:  # one sort per concept column, ranks written straight in the work dtype
+        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
+        Rcon = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
+    else:
+        Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)
+    return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), Rcon, False)
+
+
+def _cosine(nb, ch):
+    WA, sa = _moments(nb, "raw", lambda: nb.A.astype(nb.dtype, copy=False))
+    num = np.asarray(tdot(WA, ch.X), dtype=np.float64)
+    sc = ch.n_c if ch.is_binary else ch.wsum("x2", lambda: ch.X * ch.X)
+    return np.clip(safe_div(num, np.sqrt(sa * sc)), -1.0, 1.0)
+
+
+def _mad(nb, ch):
+    s_in = np.asarray(tdot(nb.WA, ch.Pf), dtype=np.float64)
+    s_all = nb.wsum_acts[:, None]
+    return safe_div(s_in, ch.n_c) - safe_div(s_all - s_in, nb.tot - ch.n_c)
+
+
+def _wpmi(nb, ch):
+    L = np.log(np.maximum(ch.X, WPMI_MIN_PROB))
+    mean_active = safe_div(np.asarray(nb.FW @ L, dtype=np.float64), nb.n_f)
+    mean_c = ch.wsum("x1", lambda: ch.X) / nb.tot
+    with np.errstate(divide="ignore"):
+        log_mean = np.where(mean_c > 0, np.log(np.where(mean_c > 0, mean_c, 1.0)), np.nan)
+    return mean_active - WPMI_LAMBDA * log_mean
+
+
+def soft_log_p(nb: Neurons, X: np.ndarray, binary: bool = False) -> np.ndarray:
+    """CLIP-Dissect log P(d|E): Σ over the top-k input positions (by activation, ties by row index,
+    a row of weight w filling w positions) of log(1 + p_i (P(d|x) − 1) + 1e-7). (G, m).
+
+    The positions come once per neuron (`nb.soft_rows`); the concept rows are gathered in blocks of
+    neurons that stay in cache. For 0/1 labels each term is one of two logs, so the sum is a
+    constant plus a product of the gathered labels with the per-position differences."""
+    rows = nb.soft_rows
+    top = rows.shape[1]
+    p = SOFT_WPMI_P_START - np.arange(top) / top * (SOFT_WPMI_P_START - SOFT_WPMI_P_END)
+    m = X.shape[1]
+    out = np.empty((nb.G, m))
+    block = max(1, (1 << 20) // max(1, top * m))
+    if binary:
+        P = X if X.dtype == bool else X >= CONCEPT_THRESHOLD
+        absent = np.log(1.0 + p * (0.0 - 1.0) + SOFT_WPMI_MIN_PROB)
+        present = np.log(1.0 + p * (1.0 - 1.0) + SOFT_WPMI_MIN_PROB)
+        diff = present - absent
+
+        def neurons(b0, b1):
+            for g0 in range(b0 * block, min(nb.G, b1 * block), block):
+                labels = P[rows[g0:g0 + block]].astype(np.float64)  # (g, top, m)
+                out[g0:g0 + block] = absent.sum() + np.matmul(diff, labels)
+    else:
+        def neurons(b0, b1):
+            for g0 in range(b0 * block, min(nb.G, b1 * block), block):
+                Pd = X[rows[g0:g0 + block]].astype(np.float64)  # gather first, then widen
+                # 1 + p (Pd − 1) + 1e-7, in place, same operations in the same order as written
+                Pd -= 1.0
+                Pd *= p[None, :, None]
+                Pd += 1.0
+                Pd += SOFT_WPMI_MIN_PROB
+                np.log(Pd, out=Pd)
+                out[g0:g0 + block] = Pd.sum(axis=1)
+
+    run_blocks(neurons, -(-nb.G // block), nb.G * top * m, blocks_per_thread=2)
+    return out
+
+
+def soft_wpmi_from_log_p(log_p: np.ndarray) -> np.ndarray:
+    """Score = log P(d|E) − λ·log mean over the given neurons of P(d|E) (log-sum-exp), axis 0."""
+    marginal = logsumexp(log_p, axis=0, keepdims=True) - math.log(log_p.shape[0])
+    return log_p - WPMI_LAMBDA * marginal
+
+
+def _soft_wpmi(nb, ch):
+    return soft_wpmi_from_log_p(soft_log_p(nb, ch.X, ch.is_binary))
+
+
+def _prefix_weights(order: np.ndarray, cuts: np.ndarray, Wc: np.ndarray):
+    """Σ of the weight rows at sorted positions < c, for each column's cut positions c.
+
+    order (s, n), cuts (s, q) positions in [0, n], Wc (n, G). Instead of a cumulative sum over
+    all n rows per column and weighting, the rows are bucketed between consecutive cuts and the
+    buckets summed with one sparse (buckets × n) @ (n × G) product. Returns (s, q, G) float64,
+    the same array twice (callers slice their own cut ranges)."""
+    s_, n = order.shape
+    q = cuts.shape[1]
+    cs = np.sort(cuts, axis=1)
+    # bucket of sorted position p in column r: number of cuts ≤ p (0..q)
+    offs = (np.arange(s_) * (n + 1))[:, None]
+    bucket = np.searchsorted((cs + offs).ravel(), (np.arange(n)[None, :] + offs).ravel(), side="right")
+    bucket = bucket.reshape(s_, n) - np.arange(s_)[:, None] * q
+    # buckets rise with the sorted position, so the rows of `order` are already grouped by bucket
+    rows = (np.arange(s_)[:, None] * (q + 1) + bucket).ravel()
+    indptr = np.zeros(s_ * (q + 1) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=s_ * (q + 1)), out=indptr[1:])
+    S = sparse.csr_array((np.ones(s_ * n, dtype=Wc.dtype), order.ravel(), indptr), shape=(s_ * (q + 1), n))
+    sums = np.asarray(S @ Wc).reshape(s_, q + 1, -1)
+    prefix = np.cumsum(sums, axis=1)  # prefix[r, t] = weight at positions < cs[r, t] (exact: counts)
+    where = np.searchsorted((cs + offs).ravel(), (cuts + offs).ravel()).reshape(s_, q) - np.arange(s_)[:, None] * q
+    out = np.take_along_axis(prefix, where[..., None], axis=1).astype(np.float64)
+    return out, out
+
+
+def _per_column_rank_metric(nb: Neurons, ch: Chunk, kind: str) -> np.ndarray:
+    """Rank metrics on soft concepts when every neuron column has its own weights (bootstrap).
+
+    Each concept column is sorted once and its order shared by the K weightings. The resamples'
+    ranks genuinely differ, so some O(K·n) work per column is unavoidable: AUROC/AUPRC only need
+    the weight below the rows active in some resample (one sparse bucket-sum product per block of
+    columns, `_prefix_weights`); Spearman needs every rank (a gather and a cumulative sum).
+    """
+    n, G = nb.n, nb.G
+    exact32 = nb.dtype == np.float32 and float(nb.tot.max()) < 2**24  # integer counts stay exact
+    wdt = np.float32 if exact32 else np.float64
+    Wc = np.ascontiguousarray(np.broadcast_to(nb.W, (n, G)), dtype=wdt)
+    X = ch.X
+    m = X.shape[1]
+    out = np.empty((G, m))
+    tot = nb.tot[:, 0]
+    Fd = nb.FW_dense  # (n, G)
+    U = np.flatnonzero(Fd.any(axis=1))  # rows active in at least one resample
+    FU = Fd[U]  # (u, G)
+    if kind == "spearman":
+        Ra = nb.rank_values.astype(np.float64)
+        Wf = Wc.astype(np.float64)
+        ra_c = Ra - ((Ra * Wf).sum(axis=0) / tot)[None, :]
+        var_a = (Wf * ra_c * ra_c).sum(axis=0)
+    step = max(1, _e.CHUNK_ELEMENTS // (n * G))
+    if kind != "spearman":  # temporaries: (s, n) ints and (s, 2u + 1, G) bucket sums
+        step = max(1, min(_e.CHUNK_ELEMENTS // n, _e.CHUNK_ELEMENTS // ((2 * len(U) + 1) * G)))
+    for j0 in range(0, m, step):
+        cols = slice(j0, min(m, j0 + step))
+        order, xs = _ranks.sort_rows(_ranks.transpose(X[:, cols]))  # (s, n)
+        s_ = order.shape[0]
+        start, end = _ranks.sorted_groups(xs)
+        start, end = np.broadcast_to(start, order.shape), np.broadcast_to(end, order.shape)
+        if kind == "spearman":
+            Ws = Wc[order]  # (s, n, G) weights in each column's sorted order
+            cw = np.cumsum(Ws, axis=1)
+            below = np.take_along_axis(cw - Ws, start[..., None], axis=1).astype(np.float64)
+            rc = below + (np.take_along_axis(cw, end[..., None], axis=1) - below + 1.0) / 2.0
+            wrc = Ws * rc
+            num = (wrc * ra_c[order]).sum(axis=1)  # ra_c is centred under the same weights
+            s1 = wrc.sum(axis=1)
+            var_c = (wrc * rc).sum(axis=1) - s1 * s1 / tot[None, :]
+            out[:, cols] = np.clip(safe_div(num.T, np.sqrt(var_a[:, None] * var_c.T)), -1, 1)
+            continue
+        if len(U) == 0:
+            out[:, cols] = np.nan
+            continue
+        inv = np.empty_like(order)
+        np.put_along_axis(inv, order, np.arange(n), axis=1)
+        pu = inv[:, U]  # (s, u) sorted positions of the active rows
+        st = np.take_along_axis(start, pu, axis=1)
+        en = np.take_along_axis(end, pu, axis=1)
+        below, upto = _prefix_weights(order, np.concatenate([st, en + 1], axis=1), Wc)
+        below, upto = below[:, :len(U)], upto[:, len(U):]
+        if kind == "auroc":
+            rank_sum = np.einsum("sug,ug->sg", below + (upto - below + 1.0) / 2.0, FU)
+            out[:, cols] = _auc_from_rank_sum(rank_sum.T, nb.n_f, nb.tot)
+        else:  # auprc: TP(i) = weight of positives at or above i's value (tie group start)
+            o = np.argsort(pu, axis=1)
+            pus = np.take_along_axis(pu, o, axis=1)
+            suffix = np.flip(np.cumsum(np.flip(FU[o], axis=1), axis=1), axis=1)  # (s, u, G)
+            suffix = np.concatenate([suffix, np.zeros((s_, 1, G))], axis=1)
+            offs = (np.arange(s_) * (n + 1))[:, None]
+            t = np.searchsorted((pus + offs).ravel(), (st + offs).ravel()).reshape(st.shape) - np.arange(s_)[:, None] * pus.shape[1]
+            tp = np.take_along_axis(suffix, t[..., None], axis=1)
+            nge = tot[None, None, :] - below
+            with np.errstate(divide="ignore", invalid="ignore"):
+                contrib = np.where(FU[None] > 0, FU[None] * tp / nge, 0.0).sum(axis=1)  # (s, G)
+            out[:, cols] = safe_div(contrib.T, nb.n_f)
+    return out

@@ -1,0 +1,42 @@
+"""Blocks of numpy work on every core the BLAS may use.
+
+numpy releases the GIL inside sorts, gathers and ufunc loops, so a small thread pool runs row
+blocks of that work side by side. The floor every bench ratio is measured against (a BLAS
+product) uses all those cores; single-threaded numpy next to it would leave them idle. The number
+of workers follows the BLAS thread limit (threadpoolctl), so `threadpool_limits(1)` makes
+everything single-threaded again.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+# Below this much work (elements touched) a thread pool costs more than it saves.
+MIN_PARALLEL_WORK = 1 << 20
+
+
+def threads() -> int:
+    """Workers to use: the BLAS thread limit in force, at most the machine's cores."""
+    cores = os.cpu_count() or 1
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+        n = max(blas) if blas else cores
+    except Exception:  # threadpoolctl missing or confused: one worker per core
+        n = cores
+    return max(1, min(int(n), cores))
+
+
+def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_per_thread: int = 1) -> None:
+    """Call fn(start, stop) over [0, total) in contiguous blocks, in parallel when `work` (elements
+    touched) is large enough to pay for it. `fn` writes its own disjoint output slices."""
+    workers = threads() if work >= MIN_PARALLEL_WORK and total > 1 else 1
+    if workers == 1:
+        fn(0, total)
+        return
+    nblocks = min(total, workers * blocks_per_thread)
+    edges = [round(i * total / nblocks) for i in range(nblocks + 1)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for f in [pool.submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
+            f.result()

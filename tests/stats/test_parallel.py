@@ -1,0 +1,39 @@
+"""Row blocks on several threads give the same bits as one thread."""
+import numpy as np
+import pytest
+
+from neurodash.stats import parallel
+from neurodash.stats.bootstrap import bootstrap_scores
+from neurodash.stats.metrics import METRICS, similarity
+
+
+def test_run_blocks_covers_every_index_once(monkeypatch):
+    monkeypatch.setattr(parallel, "threads", lambda: 3)
+    seen = np.zeros(101, int)
+
+    def fn(a, b):
+        seen[a:b] += 1
+
+    parallel.run_blocks(fn, 101, work=10**9, blocks_per_thread=4)
+    assert (seen == 1).all()
+    parallel.run_blocks(fn, 101, work=1)  # too little work: one call
+    assert (seen == 2).all()
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_threads_change_no_bit(name, monkeypatch):
+    rng = np.random.default_rng(3)
+    acts = np.round(rng.standard_normal((400, 6)), 1).astype(np.float32)
+    soft = rng.random((400, 5)).astype(np.float32)
+    labels = rng.random((400, 5)) < 0.1
+    monkeypatch.setattr(parallel, "threads", lambda: 1)
+    one = [similarity(acts, c, name, alpha=0.05) for c in (soft, labels)]
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(parallel, "threads", lambda: 3)
+    many = [similarity(acts, c, name, alpha=0.05) for c in (soft, labels)]
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)
+    if name != "soft_wpmi":
+        a = bootstrap_scores(acts[:, 0], soft, name, K=4, seed=1, alpha=0.05)
+        monkeypatch.setattr(parallel, "threads", lambda: 1)
+        np.testing.assert_array_equal(a, bootstrap_scores(acts[:, 0], soft, name, K=4, seed=1, alpha=0.05))
