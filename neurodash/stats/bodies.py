@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from neurodash.stats import engine as _e
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
-                                    WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
+                                    WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, csr_from_mask, safe_div, tdot)
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -250,34 +250,33 @@ def soft_log_p(nb: Neurons, X: np.ndarray, binary: bool = False) -> np.ndarray:
 
     The positions come once per neuron (`nb.soft_rows`); the concept rows are gathered in blocks of
     neurons that stay in cache. For 0/1 labels each term is one of two logs, so the sum is a
-    constant plus a product of the gathered labels with the per-position differences."""
+    constant plus, for each present label, its position's difference: a sparse (G × n) @ (n × m)
+    product of the positions (weighted by those differences) with the labels."""
     rows = nb.soft_rows
     top = rows.shape[1]
     p = SOFT_WPMI_P_START - np.arange(top) / top * (SOFT_WPMI_P_START - SOFT_WPMI_P_END)
     m = X.shape[1]
-    out = np.empty((nb.G, m))
-    block = max(1, (1 << 20) // max(1, top * m))
     if binary:
         P = X if X.dtype == bool else X >= CONCEPT_THRESHOLD
         absent = np.log(1.0 + p * (0.0 - 1.0) + SOFT_WPMI_MIN_PROB)
         present = np.log(1.0 + p * (1.0 - 1.0) + SOFT_WPMI_MIN_PROB)
-        diff = present - absent
+        # a row filling several positions appears several times; the product sums its differences
+        S = sparse.csr_array((np.tile(present - absent, nb.G), rows.ravel(), np.arange(nb.G + 1) * top),
+                             shape=(nb.G, nb.n))
+        return absent.sum() + (S @ csr_from_mask(P)).toarray()
+    out = np.empty((nb.G, m))
+    block = max(1, (1 << 20) // max(1, top * m))  # (block, top, m) float64 stays in cache
 
-        def neurons(b0, b1):
-            for g0 in range(b0 * block, min(nb.G, b1 * block), block):
-                labels = P[rows[g0:g0 + block]].astype(np.float64)  # (g, top, m)
-                out[g0:g0 + block] = absent.sum() + np.matmul(diff, labels)
-    else:
-        def neurons(b0, b1):
-            for g0 in range(b0 * block, min(nb.G, b1 * block), block):
-                Pd = X[rows[g0:g0 + block]].astype(np.float64)  # gather first, then widen
-                # 1 + p (Pd − 1) + 1e-7, in place, same operations in the same order as written
-                Pd -= 1.0
-                Pd *= p[None, :, None]
-                Pd += 1.0
-                Pd += SOFT_WPMI_MIN_PROB
-                np.log(Pd, out=Pd)
-                out[g0:g0 + block] = Pd.sum(axis=1)
+    def neurons(b0, b1):
+        for g0 in range(b0 * block, min(nb.G, b1 * block), block):
+            Pd = X[rows[g0:g0 + block]].astype(np.float64)  # gather first, then widen
+            # 1 + p (Pd − 1) + 1e-7, in place, same operations in the same order as written
+            Pd -= 1.0
+            Pd *= p[None, :, None]
+            Pd += 1.0
+            Pd += SOFT_WPMI_MIN_PROB
+            np.log(Pd, out=Pd)
+            out[g0:g0 + block] = Pd.sum(axis=1)
 
     run_blocks(neurons, -(-nb.G // block), nb.G * top * m, blocks_per_thread=2)
     return out

@@ -220,3 +220,17 @@ def test_similarities_share_the_neurons_and_change_nothing(monkeypatch):
     big, conc = rng.standard_normal((12000, 3)), rng.random((12000, 4)) < 0.1
     M.similarities(big, conc, ["iou", "recall", "auroc", "soft_wpmi"])
     assert calls == [120]
+
+
+@pytest.mark.parametrize("name", ["soft_wpmi", "auroc", "auprc", "spearman", "pearson", "wpmi"])
+def test_weighted_equals_repeated_rows_on_labels(name):
+    """The label paths (bool concepts), with repeated rows filling several top positions."""
+    acts, concepts = data(12, n=70, binary=True)
+    labels = concepts.astype(bool)
+    w = np.random.default_rng(13).integers(0, 4, size=70)
+    rows = np.repeat(np.arange(70), w)
+    got = similarity(acts, labels, name, alpha=0.1, weights=w)
+    exp = similarity(acts[rows], labels[rows], name, alpha=0.1)
+    np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(got, similarity(acts, concepts, name, alpha=0.1, weights=w), rtol=1e-9, atol=1e-9,
+                               equal_nan=True)  # and the soft path on the same 0/1 values
