@@ -16,12 +16,22 @@ from typing import Callable
 MIN_PARALLEL_WORK = 1 << 20
 
 
+_BLAS: list | None = None  # threadpoolctl's BLAS controllers, found once (finding them costs ms)
+
+
+def _blas_controllers() -> list:
+    global _BLAS
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+    return _BLAS
+
+
 def threads() -> int:
-    """Workers to use: the BLAS thread limit in force, at most the machine's cores."""
+    """Workers to use: the BLAS thread limit in force (read live, ~1 µs), at most the machine's cores."""
     cores = os.cpu_count() or 1
     try:
-        from threadpoolctl import threadpool_info
-        blas = [i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+        blas = [c.num_threads for c in _blas_controllers()]
         n = max(blas) if blas else cores
     except Exception:  # threadpoolctl missing or confused: one worker per core
         n = cores

@@ -37,3 +37,10 @@ def test_threads_change_no_bit(name, monkeypatch):
         a = bootstrap_scores(acts[:, 0], soft, name, K=4, seed=1, alpha=0.05)
         monkeypatch.setattr(parallel, "threads", lambda: 1)
         np.testing.assert_array_equal(a, bootstrap_scores(acts[:, 0], soft, name, K=4, seed=1, alpha=0.05))
+
+
+def test_threads_follow_the_blas_limit():
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert parallel.threads() == 1
+    assert 1 <= parallel.threads() <= (__import__("os").cpu_count() or 1)
