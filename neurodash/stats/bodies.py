@@ -177,15 +177,26 @@ def _moments(nb: Neurons, key: str, centred) -> tuple[np.ndarray, np.ndarray]:
     return cache[key]
 
 
-def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None):
+def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None,
+                  record_n_c=None):
     """Weighted Pearson of centred neuron columns (n, G) (`centred()` builds them, cached under
     `key`) with concept columns (n, m). Centring the neurons removes the rank-one correction, so the
-    cost is one product (w∘a)ᵀ X plus O(n·m) concept sums."""
+    cost is one product (w∘a)ᵀ X plus O(n·m) concept sums. For labels, `n_c` is |c| per weight
+    column if known; else `record_n_c(counts=None)` returns it (computing it, or keeping `counts`)."""
     wsum = wsum or (lambda key_, make: nb.wsum(make()))
     Wc, var_a = _moments(nb, key, centred)
     if binary:
-        s1 = n_c if n_c is not None else nb.wsum(ch_X)
-        num = np.asarray(tdot(Wc, ch_X), dtype=np.float64)
+        if n_c is None and record_n_c is not None and nb.weights_per_column:
+            # K resamples: the weighted centred columns and the weight columns (for |c| per
+            # resample) against the labels in one product, one pass over the concept chunk
+            both = np.asarray((ch_X.T @ np.concatenate([Wc, nb.W.astype(Wc.dtype, copy=False)], axis=1)).T,
+                              dtype=np.float64)
+            num, s1 = both[:nb.G], record_n_c(both[nb.G:])
+        else:
+            if n_c is None:
+                n_c = record_n_c() if record_n_c is not None else nb.wsum(ch_X)
+            s1 = n_c
+            num = np.asarray(tdot(Wc, ch_X), dtype=np.float64)
         var_c = s1 - s1 * s1 / nb.tot
     else:
         mu = ch_X.mean(axis=0, dtype=np.float64).astype(nb.dtype)
@@ -199,8 +210,19 @@ def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool
 
 def _pearson(nb, ch):
     X = ch.X  # for a 0/1 concept the values already are the labels
-    return _pearson_from(nb, "acts", lambda: nb.centred, X, ch.is_binary, ch.n_c if ch.is_binary else None,
-                         ch.wsum)
+    if not ch.is_binary:
+        return _pearson_from(nb, "acts", lambda: nb.centred, X, False, None, ch.wsum)
+    if "n_c" in ch.__dict__ or (ch.cache is not None and "n_c" in ch.cache):
+        return _pearson_from(nb, "acts", lambda: nb.centred, X, True, ch.n_c)
+
+    def record_n_c(counts=None):
+        if counts is not None:
+            ch.__dict__["n_c"] = counts
+            if ch.cache is not None:
+                ch.cache["n_c"] = counts
+        return ch.n_c
+
+    return _pearson_from(nb, "acts", lambda: nb.centred, X, True, None, ch.wsum, record_n_c)
 
 
 def _rank_centred(nb: Neurons) -> np.ndarray:

@@ -27,11 +27,13 @@ def test_resample_counts_are_bootstrap_draws():
 
 
 @pytest.mark.parametrize("name", [m for m in METRICS if m != "soft_wpmi"])
-@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("binary", ["soft", "float 0/1", "bool"])
 def test_batched_bootstrap_equals_explicit_resamples(name, binary):
     acts, concepts = data()
-    if binary:
+    if binary != "soft":
         concepts = (concepts >= 0.5).astype(float)
+    if binary == "bool":  # the label paths (one product for pearson's K resamples, union rows for n11)
+        concepts = concepts.astype(bool)
     K = 5
     got = bootstrap_scores(acts[:, 0], concepts, name, K=K, seed=7, alpha=0.1)
     W = resample_counts(len(acts), K, seed=7).astype(int)
@@ -112,3 +114,18 @@ def test_score_interval_and_top_gap():
     assert np.isnan(top_gap([0.3, np.nan]))
     with pytest.raises(ValueError):
         score_interval(s, 1.5)
+
+
+@pytest.mark.parametrize("name", ["iou", "recall", "auroc", "auprc", "pearson", "spearman", "inverse_auroc"])
+def test_bootstrap_on_labels_with_few_active_rows(name):
+    """n large enough that the rows active in any resample are few (the gathered-union path)."""
+    rng = np.random.default_rng(4)
+    n, K = 3000, 6
+    labels = rng.random((n, 9)) < 0.05
+    a = labels[:, 3] * 2.0 + rng.standard_normal(n)
+    got = bootstrap_scores(a, labels, name, K=K, seed=2)
+    W = resample_counts(n, K, seed=2).astype(int)
+    for k in range(K):
+        rows = np.repeat(np.arange(n), W[:, k])
+        exp = similarity(a[rows], labels[rows], name)[0]
+        np.testing.assert_allclose(got[k], exp, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=f"{name} k={k}")
