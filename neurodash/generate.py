@@ -70,10 +70,13 @@ class WorldGenerator:
                cancel: Any = None) -> np.ndarray:
         from neurodash import world
 
-        if concept not in world.vocabulary():
+        try:
+            world.set_of(concept)
+        except ValueError:
             raise GeneratorError(
                 f"the world renderer knows no concept {concept!r}; it renders the shapes-world "
-                f"vocabulary ({', '.join(world.vocabulary())})")
+                f"vocabulary ({', '.join(world.vocabulary())}) and its attributes "
+                f"({', '.join(world.vocabulary('attributes'))})") from None
         check(cancel)
         report(progress, 0.0, f"rendering {m} images of {concept!r}")
         images, _, _ = world.render_concept(concept, int(m), seed=int(seed), size=self.size)

@@ -115,7 +115,7 @@ def baseline_explanations(ws: ProbeView, neurons: Sequence[int], *, be_metric: s
     - "BE top concept": the most frequent bootstrap winner (K resamples, metric be_metric).
     - "random concept": a seeded uniform draw, the floor any method should beat.
     """
-    from neurodash.stats.bootstrap import bootstrap_winners_many
+    from neurodash.stats.bootstrap import bootstrap_winners_many, concept_histogram
     from neurodash.stats.metrics import similarity
 
     neurons = [int(j) for j in neurons]
@@ -135,7 +135,8 @@ def baseline_explanations(ws: ProbeView, neurons: Sequence[int], *, be_metric: s
     report(progress, 0.6, "BE: bootstrap")
     winners, _scores = bootstrap_winners_many(acts, concepts, be_metric, K=be_K, seed=seed,
                                               progress=span(progress, 0.6, 0.99))
-    be_top = [int(np.bincount(w, minlength=len(names)).argmax()) for w in np.asarray(winners)]
+    # -1 marks a resample without a winner (e.g. every concept constant on it)
+    be_top = [int(concept_histogram(w, len(names)).argmax()) for w in np.asarray(winners)]
     rng = np.random.default_rng(seed)
     rand = rng.integers(0, len(names), size=len(neurons))
     report(progress, 1.0, "baselines done")
