@@ -46,7 +46,7 @@ def _batches(seed: int, batch: int, first: int, steps: int, with_attributes: boo
 def _schedule(opt, steps: int):
     warm = max(1, steps // 20)
     return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
+        opt, lambda s: float(min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))))
 
 
 class Checkpoint:
@@ -68,7 +68,9 @@ class Checkpoint:
         if not (self.weights.is_file() and self.state.is_file()):
             return 0
         model.load_state_dict(load_file(str(self.weights), device="cpu"))
-        state = torch.load(self.state, weights_only=True)
+        # numpy scalars in scheduler state (older checkpoints) are plain data: allow them
+        with torch.serialization.safe_globals([np._core.multiarray.scalar, np.dtype, type(np.dtype("float64"))]):
+            state = torch.load(self.state, weights_only=True)
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         return int(state["step"])
