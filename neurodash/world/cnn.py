@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .store import CNN_RECORD, CNN_WEIGHTS
+from .store import CNN_WEIGHTS
 
-CNN_META = CNN_RECORD  # old name of the record path
 WIDTHS = (32, 64, 128)  # block1..block3; block4 has one channel per concept
 _MEAN = (0.45, 0.45, 0.45)
 _STD = (0.30, 0.30, 0.30)

@@ -10,6 +10,7 @@ import torch
 from neurodash import world
 from neurodash.world import cnn as world_cnn
 from neurodash.world.quality import cnn_attribute_accuracy, cnn_class_accuracy, unit_selectivity
+from neurodash.world.store import CNN_RECORD
 
 TEST_SEED = 424_242
 MARGIN = 0.04  # on the mean over 192 kinds of 3000 images; its sampling s.d. is about 0.01
@@ -22,7 +23,7 @@ def cnn():
 
 @pytest.fixture(scope="module")
 def record():
-    return json.loads(world_cnn.CNN_META.read_text())
+    return json.loads(CNN_RECORD.read_text())
 
 
 def test_cnn_loads_on_cpu_in_eval_mode_with_its_default_layer(cnn):
