@@ -7,6 +7,7 @@ neuron; everything that computes comes through the loaders (cached) and neurodas
 from neurodash import reports, triage
 from neurodash.annotations import STATUSES
 from neurodash.generate import get_generator
+from neurodash.sieve.renders import DEFAULT_M
 from neurodash.ui import charts, jobs
 from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
@@ -59,4 +60,5 @@ __all__ = [
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
     "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",
+    "DEFAULT_M",
 ]

@@ -86,7 +86,8 @@ PROTOTYPE_COUNT = (2, 3)  # instances of the concept in a default (prototypical)
 
 
 def render_concept(name: str, m: int, seed: int = 0, *, size: int = 64, negate: bool = False,
-                   hard: bool = False, concept_set: str | None = None, instances: bool = False):
+                   hard: bool = False, concept_set: str | None = None, instances: bool = False,
+                   masks: bool = True):
     """m fresh images that show concept `name` (negate=True: controls that do not), with their labels
     and masks over the concept's set (`concept_set`, default: the set that holds the name).
 
@@ -94,7 +95,8 @@ def render_concept(name: str, m: int, seed: int = 0, *, size: int = 64, negate: 
     concept, with background and distractors as in the probe. hard=True: a single instance of
     random size among the probe's other objects (the first edition's render). Controls are probe
     images filtered to lack the concept. instances=True adds a 4th array: how many objects (or
-    the background) showing the concept each image has. ValueError for an unknown name."""
+    the background) showing the concept each image has. masks=False: None in place of the masks
+    (a generator needs only the images). ValueError for an unknown name."""
     concept_set = set_of(name) if concept_set is None else concept_set
     column = concept_index(name, concept_set)
     if m < 0:
@@ -116,13 +118,13 @@ def render_concept(name: str, m: int, seed: int = 0, *, size: int = 64, negate: 
         scenes = sample_scenes(key, np.arange(start, start + batch), constraint)
         images, owner = render(scenes, size)
         truth = concept_truth(scenes, concept_set)
-        labels, mask_arr = labels_and_masks(truth, owner, True)
+        labels, mask_arr = labels_and_masks(truth, owner, masks)
         keep = np.flatnonzero(labels[:, column] != negate)[: m - have]
         for out, arr in zip(kept, (images, labels, mask_arr, _visible_holders(truth[:, column], owner))):
-            out.append(arr[keep])
+            out.append(None if arr is None else arr[keep])
         have += keep.size
         start += batch
-    out = tuple(np.concatenate(k) for k in kept)
+    out = tuple(None if k[0] is None else np.concatenate(k) for k in kept)
     return out if instances else out[:3]
 
 
