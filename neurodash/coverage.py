@@ -93,3 +93,23 @@ def coverage_study(recipe, sizes: Sequence[int], *, metric: str = "iou", K: int 
     report(progress, 1.0, "coverage study done")
     return {"metric": metric, "K": int(K), "t": (0.95 * K if t is None else float(t)), "seed": int(seed),
             "workspace": recipe.to_dict(), "fresh": {"n": n_fresh, "seed": fresh_seed}, "sizes": rows}
+
+
+def study_name(sizes: Sequence[int], metric: str, K: int, seed: int) -> str:
+    """Cache file of a study in the default-size workspace's cache."""
+    return f"coverage/study_{'-'.join(str(int(n)) for n in sorted(sizes))}_{metric}_K{int(K)}_s{int(seed)}.json"
+
+
+def cached_study(ws, sizes: Sequence[int], *, metric: str = "iou", K: int = 100, seed: int = 0):
+    """A study stored in ws's cache by `run_and_store`, or None."""
+    name = study_name(sizes, metric, K, seed)
+    return ws.cache.read_json(name) if ws.cache.has(name) else None
+
+
+def run_and_store(ws, sizes: Sequence[int], *, metric: str = "iou", K: int = 100, seed: int = 0, home=None,
+                  progress: Optional[Progress] = None, cancel=None) -> dict:
+    """coverage_study around ws's recipe, stored in ws's cache (the Coverage page shows it later)."""
+    out = coverage_study(ws.recipe, sizes, metric=metric, K=K, seed=seed, home=home, progress=progress,
+                         cancel=cancel)
+    ws.cache.write_json(study_name(sizes, metric, K, seed), out)
+    return out
