@@ -122,8 +122,7 @@ class Workspace:
         """Identifies the cache's contents (recipe, fingerprint, build time): what the UI's caches
         are keyed on, so a rebuild by another process is never served stale."""
         meta = self.meta
-        return (f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
-                f":{meta.get('build', '')}")
+        return f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
 
     def changed_on_disk(self) -> bool:
         """True when another process built, rebuilt or removed this cache since it was checked."""
@@ -133,8 +132,8 @@ class Workspace:
             return self._meta is not None
         if self._meta is None:
             return True
-        keys = ("fingerprint", "created", "build")  # build: two rebuilds within one second differ
-        return tuple(d.get(k) for k in keys) != tuple(self._meta.get(k) for k in keys)
+        return (d.get("fingerprint"), d.get("created")) != (self._meta.get("fingerprint"),
+                                                           self._meta.get("created"))
 
     def _need_ready(self) -> dict:
         if self._meta is None:
