@@ -4,7 +4,7 @@
 `.render(concept, m, seed, progress=None, cancel=None) -> uint8 (m, H, W, 3)`:
 
 - ``world``: the shapes-world concept renderer. Exact (every image shows the concept), instant,
-  offline; the default.
+  offline; the default. Prototypical renders (2-3 large instances) unless ``hard=True`` (one).
 - ``diffusers``: a text-to-image pipeline (Stable Diffusion 1.x/2.x/SDXL/SD-Turbo through
   ``AutoPipelineForText2Image``) loaded from a local directory or a model id through the Hugging Face
   cache: a cached id loads without the network; a missing one downloads with progress when online,
@@ -52,16 +52,20 @@ def image_seed(seed: int, i: int) -> int:
 
 
 class WorldGenerator:
-    """The shapes world's renderer: m fresh scenes that show the concept."""
+    """The shapes world's renderer: m fresh scenes that show the concept. By default prototypical
+    (2-3 large instances, like a detector's top images); hard=True: one instance of random size."""
 
     name = "world"
+    EDITION = 2  # the world's second edition (object kinds, prototypical renders): old caches differ
 
-    def __init__(self, size: int = 64, chunk: int = 64):
+    def __init__(self, size: int = 64, chunk: int = 64, hard: bool = False):
         self.size = int(size)
         self.chunk = int(chunk)
+        self.hard = bool(hard)
 
     def identity(self) -> dict:
-        return {"generator": "world", "size": self.size}
+        return {"generator": "world", "size": self.size, "edition": self.EDITION,
+                "render": "hard" if self.hard else "prototypical"}
 
     def prompt(self, concept: str) -> str:
         return concept
@@ -70,13 +74,17 @@ class WorldGenerator:
                cancel: Any = None) -> np.ndarray:
         from neurodash import world
 
-        if concept not in world.vocabulary():
+        try:
+            world.set_of(concept)
+        except ValueError:
             raise GeneratorError(
                 f"the world renderer knows no concept {concept!r}; it renders the shapes-world "
-                f"vocabulary ({', '.join(world.vocabulary())})")
+                f"vocabulary ({', '.join(world.vocabulary())}) and its attributes "
+                f"({', '.join(world.vocabulary('attributes'))})") from None
         check(cancel)
         report(progress, 0.0, f"rendering {m} images of {concept!r}")
-        images, _, _ = world.render_concept(concept, int(m), seed=int(seed), size=self.size)
+        images, _, _ = world.render_concept(concept, int(m), seed=int(seed), size=self.size, hard=self.hard,
+                                            masks=False)
         check(cancel)
         report(progress, 1.0, f"rendered {m} images of {concept!r}")
         return np.ascontiguousarray(images, dtype=np.uint8)
@@ -258,7 +266,7 @@ class DiffusersGenerator:
 def get_generator(name: str = "world", **options) -> Generator:
     """A generator by name ("world" or "diffusers") with its options."""
     if name == "world":
-        allowed = {"size", "chunk"}
+        allowed = {"size", "chunk", "hard"}
         unknown = set(options) - allowed
         if unknown:
             raise GeneratorError(f"the world generator takes no option(s) {sorted(unknown)}")

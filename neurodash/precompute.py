@@ -9,6 +9,7 @@ never mistaken for a finished one.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 
@@ -120,7 +121,9 @@ def _build(ws: Workspace, progress, cancel, batch: int, runner=None, shards: int
 
     meta = {
         "recipe": ws.recipe.to_dict(), "fingerprint": fingerprint,
-        "format_version": cache_mod.FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "format_version": cache_mod.FORMAT_VERSION,
+        # microseconds: two rebuilds within one second must differ (Workspace.changed_on_disk)
+        "created": datetime.now(timezone.utc).astimezone().isoformat(timespec="microseconds"),
         "n_images": n, "n_neurons": int(n_neurons), "map_shape": list(map_shape),
         "concept_names": names, "has_masks": bool(with_masks),
         "probe_image_size": int(getattr(probe, "size", 64)),

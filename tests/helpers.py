@@ -1,9 +1,10 @@
 """Test helpers (imported as `tests.helpers`, never from a conftest).
 
 - StandInWorkspace: a small stand-in workspace over the shapes world with hand-built colour-detector
-  neurons, satisfying `neurodash.protocol.ProbeView`. The probe is world images in which red and
-  blue objects are rare (2% each): SIEVE's AR compares renders with a neuron's top-1% probe
-  activation, which singles out the concept only when the probe shows it about that rarely.
+  neurons, satisfying `neurodash.protocol.ProbeView`. The probe is world images labelled with the
+  world's coarse "attributes" concept set, in which red and blue objects are rare (2% each): SIEVE's
+  AR compares renders with a neuron's top-1% probe activation, which singles out the concept only
+  when the probe shows it about that rarely (colours are in 15-25% of plain world images).
   Neuron 0 is a red detector (its map is the red mask), neuron 1 a blue detector, neuron 2 the mean
   brightness (diffuse: not selective).
 - ColourClip: a transparent CLIP stand-in.
@@ -62,16 +63,19 @@ class StandInWorkspace:
         self.cache = CacheDir(directory)
         self._clip = ColourClip()
         self.model = colour_detector()
-        images, labels, _ = world.sample(3 * n, seed=seed, masks=False)
-        names = world.vocabulary()
+        images, labels, _ = world.sample(4 * n, seed=seed, masks=False, concept_set="attributes")
+        names = world.vocabulary("attributes")
         red, blue = labels[:, names.index("red")], labels[:, names.index("blue")]
+        # ColourClip reads a white background as white objects (same RGB within its tolerance):
+        # leave those scenes out so a crop's colour is the objects'
+        usable = ~labels[:, names.index("white background")]
         k = int(round(rare * n))
-        keep = np.concatenate([np.flatnonzero(red & ~blue)[:k], np.flatnonzero(blue & ~red)[:k],
-                               np.flatnonzero(~red & ~blue)[: n - 2 * k]])
+        keep = np.concatenate([np.flatnonzero(red & ~blue & usable)[:k], np.flatnonzero(blue & ~red & usable)[:k],
+                               np.flatnonzero(~red & ~blue & usable)[: n - 2 * k]])
         keep.sort()
         self._images, labels = images[keep], labels[keep]
         self.concepts = labels.astype(np.float32)
-        self.concept_names = world.vocabulary()
+        self.concept_names = world.vocabulary("attributes")
         acts, maps = self.forward(self._images)
         self.acts, self._maps = acts, maps
         self.n_images, self.n_neurons = acts.shape

@@ -31,3 +31,21 @@ if s["informative"]:
 st.plotly_chart(ui.charts.coverage_bars(s["bars"], be), key="coverage_chart")
 st.dataframe(be, hide_index=True, key="coverage_table")
 ui.downloads(be, f"coverage_{ws.layer}", key="coverage_dl")
+
+st.subheader("Across probe sizes")
+st.caption("The same comparison for probe sizes around this one. The truth here is each unit's best concept by "
+           "the BE metric on a fresh probe 10x larger than the largest size (another seed), so it is not the "
+           "plug-in winner of the probe BE resamples. Each size is its own workspace (precomputed once, cached).")
+sizes = ui.coverage.default_sizes(ws.n_images)
+study = ui.coverage.cached_study(ws, sizes, metric="iou", K=100)
+if st.button(f"Run the study (n = {', '.join(map(str, sizes))}; BE iou, K = 100)", key="coverage_study_go"):
+    ui.jobs.start("coverage_study", lambda progress, cancel: ui.coverage.run_and_store(
+        ws, sizes, metric="iou", K=100, progress=progress, cancel=cancel))
+done = ui.jobs.watch("coverage_study", "Coverage study")
+if done is not None and done["job"].state == "done":
+    study = done["job"].result()
+elif done is not None and done["job"].state == "failed":
+    st.error(f"The coverage study failed: {done['job'].error}")
+if study is not None:
+    st.plotly_chart(ui.charts.coverage_by_size(study["sizes"]), key="coverage_by_size")
+    st.dataframe(study["sizes"], hide_index=True, key="coverage_by_size_table")

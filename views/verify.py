@@ -49,11 +49,13 @@ with st.form("verify_form"):
     generator_name = c1.selectbox("generator", ["world", "diffusers"], key="verify_generator",
                                   help="world: the shapes-world renderer (exact, offline). diffusers: a local "
                                        "text-to-image pipeline (nothing is downloaded).")
-    m = c2.number_input("renders m", min_value=2, max_value=200, value=20, key="verify_m")
+    m = c2.number_input("renders m", min_value=2, max_value=200, value=ui.DEFAULT_M, key="verify_m")
     seed = c3.number_input("seed", min_value=0, value=0, key="verify_seed")
     control = c4.selectbox("control concept", ["(automatic)"] + names, key="verify_control")
     d1, d2 = st.columns(2)
     model_dir = d1.text_input("diffusers pipeline (local directory or cached model id)", key="verify_model")
+    hard = d1.checkbox("hard renders (world): one instance of the concept, of random size", key="verify_hard",
+                       help="By default the world renders 2-3 large instances, like a detector's top images.")
     # The paper's rule is the default: the layer's mean AR is computed once in the background (and
     # cached); the one-concept result shows at once against the fixed 0.5, then against the mean.
     rule = d2.radio("keep the hypothesis when AR ≥", [MEAN_AR_RULE, "0.5"], key="verify_rule", horizontal=True)
@@ -61,7 +63,7 @@ with st.form("verify_form"):
 
 if go:
     with ui.guard("Cannot start the render"):
-        options = {"model": model_dir.strip() or None} if generator_name == "diffusers" else {}
+        options = {"model": model_dir.strip() or None} if generator_name == "diffusers" else {"hard": bool(hard)}
         generator = ui.get_generator(generator_name, **options)
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)

@@ -1,7 +1,7 @@
 """`python -m neurodash <command>`: the one dispatcher.
 
 Commands live in their own modules (workspace.py: precompute, report, layer; models.py: models,
-layers; verify.py: SIEVE verify), each with ``register(subparsers)``; they share only
+layers; verify.py: SIEVE verify; coverage.py: BE coverage across probe sizes), each with ``register(subparsers)``; they share only
 `neurodash.cli.options` and never import each other or this module. Long steps show a tqdm bar;
 an error is one line on stderr and exit status 2, never a traceback (NEURODASH_DEBUG=1 shows it).
 """
@@ -12,12 +12,13 @@ import argparse
 import os
 import sys
 
+from neurodash.cli import coverage as coverage_commands
 from neurodash.cli import models as model_commands
 from neurodash.cli import verify as verify_commands
 from neurodash.cli import workspace as workspace_commands
 
 EXIT_ERROR = 2
-COMMAND_MODULES = (workspace_commands, model_commands, verify_commands)
+COMMAND_MODULES = (workspace_commands, model_commands, verify_commands, coverage_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import sys
 from neurodash import sieve
 from neurodash.cli import options
 from neurodash.generate import get_generator
+from neurodash.sieve.renders import DEFAULT_M
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -35,7 +36,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--template", default="a photo of {}", help="prompt template for diffusers")
     p.add_argument("--steps", type=int, default=25, help="diffusers inference steps")
     p.add_argument("--batch-size", type=int, default=4, help="diffusers images per batch")
-    p.add_argument("--m", type=int, default=20, help="images rendered per concept")
+    p.add_argument("--m", type=int, default=DEFAULT_M, help=f"images rendered per concept (default {DEFAULT_M})")
+    p.add_argument("--hard-render", action="store_true",
+                   help="world generator: one instance of the concept per render instead of 2-3 large ones")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threshold", type=float, default=None,
                    help="AR to keep a hypothesis (default: mean AR of SIEVE's hypotheses on the layer)")
@@ -53,7 +56,7 @@ def _generator(args):
     if args.generator == "diffusers":
         return get_generator("diffusers", model=args.diffusers_model, template=args.template,
                              steps=args.steps, batch_size=args.batch_size)
-    return get_generator("world")
+    return get_generator("world", hard=args.hard_render)
 
 
 def cmd_verify(args) -> int:
@@ -100,6 +103,9 @@ def cmd_verify(args) -> int:
               f"{res.activation_threshold:.4g}")
         print(f"  control {res.control!r}: AR {res.control_ar:.3f}  [{clo:.3f}, {chi:.3f}]  "
               f"(one-sided Fisher p = {res.p_vs_control:.3g})")
+        if res.random_concept:
+            rlo, rhi = res.random_interval
+            print(f"  random concept {res.random_concept!r}: AR {res.random_ar:.3f}  [{rlo:.3f}, {rhi:.3f}]")
         print(f"  threshold {res.threshold:.3f} ({res.threshold_source}) -> {res.verdict}")
     return 0
 

@@ -9,6 +9,7 @@ import pandas as pd
 from neurodash import sieve
 from neurodash.annotations import annotation_columns
 from neurodash.triage import REASON_SEP
+from neurodash.sieve.renders import DEFAULT_M
 
 
 def top_two_gap(scores) -> np.ndarray:
@@ -22,7 +23,7 @@ def top_two_gap(scores) -> np.ndarray:
     return np.where(np.isfinite(gap), gap, np.nan)
 
 
-def chosen_concept_ar(ws, table: pd.DataFrame, metric: str, *, generator="world", m: int = 20, seed: int = 0,
+def chosen_concept_ar(ws, table: pd.DataFrame, metric: str, *, generator="world", m: int = DEFAULT_M, seed: int = 0,
                       progress=None, cancel=None) -> pd.Series:
     """SIEVE Activation Rate of each neuron's chosen (best `metric`) concept on m generated images.
 

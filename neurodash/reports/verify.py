@@ -10,9 +10,10 @@ import pandas as pd
 
 from neurodash import sieve
 from neurodash.progress import span
+from neurodash.sieve.renders import DEFAULT_M
 
 
-def verify_many(ws, neuron: int, concepts, *, generator, m: int = 20, seed: int = 0, control=None,
+def verify_many(ws, neuron: int, concepts, *, generator, m: int = DEFAULT_M, seed: int = 0, control=None,
                 threshold=None, progress=None, cancel=None) -> list:
     """SIEVE Verify of several concepts for one neuron, one after the other, sharing the progress bar."""
     concepts = list(concepts)
@@ -41,10 +42,13 @@ def keep_threshold(run: dict, fallback: float) -> tuple[float, str]:
 
 
 def verify_rows(results) -> pd.DataFrame:
-    """One row per VerifyResult: AR with its interval next to the control's, and the verdict."""
+    """One row per VerifyResult: AR with its interval next to the control's and a random concept's,
+    and the verdict."""
     rows = [{"concept": r.concept, "AR": r.ar, "AR low": r.interval[0], "AR high": r.interval[1],
              "control": r.control, "control AR": r.control_ar, "control low": r.control_interval[0],
-             "control high": r.control_interval[1], "p (AR > control)": r.p_vs_control,
+             "control high": r.control_interval[1], "random concept": r.random_concept,
+             "random AR": r.random_ar, "random low": r.random_interval[0], "random high": r.random_interval[1],
+             "p (AR > control)": r.p_vs_control,
              "threshold": r.threshold, "verdict": r.verdict, "generator": r.generator, "m": r.m}
             for r in results]
     return pd.DataFrame(rows)

@@ -11,7 +11,7 @@ small stand-in.
 """
 
 from neurodash.sieve.control import choose_control
-from neurodash.sieve.hypothesize import (Clustering, Hypothesis, cluster_embeddings, crop_box,
+from neurodash.sieve.hypothesize import (Clustering, Hypothesis, cluster_embeddings, context_images, crop_box,
                                          crop_images, hypothesize)
 from neurodash.sieve.layer import baseline_explanations, clip_concept_activations, layer_table, sieve_run
 from neurodash.sieve.renders import (SIEVE_FORMAT, activation_hits, activation_thresholds, ar_by_concept,
@@ -20,7 +20,7 @@ from neurodash.sieve.select import BETA, TOP, SelectResult, select, selectivity_
 from neurodash.sieve.verify import VerifyResult, verify
 
 __all__ = [
-    "choose_control", "Clustering", "Hypothesis", "cluster_embeddings", "crop_box", "crop_images",
+    "choose_control", "Clustering", "Hypothesis", "cluster_embeddings", "context_images", "crop_box", "crop_images",
     "hypothesize", "baseline_explanations", "clip_concept_activations", "layer_table", "sieve_run",
     "SIEVE_FORMAT", "activation_hits", "activation_thresholds", "ar_by_concept", "as_generator",
     "render_activations", "rendered_images", "BETA", "TOP", "SelectResult", "select",

@@ -83,6 +83,23 @@ def crop_images(images: np.ndarray, maps: np.ndarray, **box_options) -> np.ndarr
     return out
 
 
+CONTEXT_DIM = 0.75  # outside the box, pixels move this far towards mid-gray
+VIEWS = ("context", "crop")
+
+
+def context_images(images: np.ndarray, maps: np.ndarray, *, dim: float = CONTEXT_DIM, **box_options) -> np.ndarray:
+    """Each image at its own scale with everything outside its high-activation box dimmed towards
+    gray (uint8 (k,H,W,3)): CLIP reads the region in its scene, so an upsampled crop's size (a
+    small object blown up looks "large") and texture scale never enter the naming."""
+    images = np.asarray(images)
+    k, H, W, _ = images.shape
+    out = images.astype(np.float32) * (1 - dim) + 128.0 * dim
+    for i in range(k):
+        t, l, b, r = crop_box(maps[i], (H, W), **box_options)
+        out[i, t:b, l:r] = images[i, t:b, l:r]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class Clustering:
     labels: np.ndarray
@@ -131,14 +148,19 @@ def cluster_embeddings(emb: np.ndarray, *, max_k: int = 5, min_silhouette: float
 
 def hypothesize(ws: ProbeView, neuron: int, *, top: int = TOP, clip: Optional[Clip] = None, n_concepts: int = 2, max_k: int = 5,
                 min_silhouette: float = 0.25, min_size: int = 2, level: float = 0.5,
-                concept_names: Optional[Sequence[str]] = None) -> list[Hypothesis]:
-    """SIEVE Hypothesize for one neuron: clusters of its top-image crops, each named by CLIP."""
+                concept_names: Optional[Sequence[str]] = None, view: str = "context") -> list[Hypothesis]:
+    """SIEVE Hypothesize for one neuron: clusters of its top-image crops, each named by CLIP.
+
+    view "context" (default): CLIP reads each high-activation region in its image (outside dimmed,
+    see context_images); "crop": the paper's crop, upsampled to the image size."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     ids, _acts, maps = ws.top_images(int(neuron), int(top))
     ids = np.asarray(ids)
     if ids.size == 0:
         return []
     images = np.asarray(ws.images(ids))
-    crops = crop_images(images, np.asarray(maps), level=level)
+    crops = (context_images if view == "context" else crop_images)(images, np.asarray(maps), level=level)
     clip = ws.clip() if clip is None else clip
     emb = np.asarray(clip.encode_images(crops), dtype=np.float64)
     names = list(ws.concept_names if concept_names is None else concept_names)

@@ -15,11 +15,11 @@ from neurodash.cache import stable_hash
 from neurodash.concepts import clip_activations
 from neurodash.progress import Progress, check, report, span
 from neurodash.sieve.hypothesize import hypothesize
-from neurodash.sieve.renders import ar_by_concept, as_generator, generator_key
+from neurodash.sieve.renders import DEFAULT_M, ar_by_concept, as_generator, generator_key
 from neurodash.sieve.select import BETA, TOP, select
 
 
-def sieve_run(ws: ProbeView, *, generator: Any = "world", m: int = 20, seed: int = 0, beta: float = BETA,
+def sieve_run(ws: ProbeView, *, generator: Any = "world", m: int = DEFAULT_M, seed: int = 0, beta: float = BETA,
               top: int = TOP, top_fraction: float = 0.01, progress: Optional[Progress] = None,
               cancel: Any = None, clip=None) -> dict:
     """SIEVE on the whole layer: Select, Hypothesize every selective neuron, AR of every hypothesis.
@@ -115,7 +115,7 @@ def baseline_explanations(ws: ProbeView, neurons: Sequence[int], *, be_metric: s
     - "BE top concept": the most frequent bootstrap winner (K resamples, metric be_metric).
     - "random concept": a seeded uniform draw, the floor any method should beat.
     """
-    from neurodash.stats.bootstrap import bootstrap_winners_many
+    from neurodash.stats.bootstrap import bootstrap_winners_many, concept_histogram
     from neurodash.stats.metrics import similarity
 
     neurons = [int(j) for j in neurons]
@@ -135,7 +135,8 @@ def baseline_explanations(ws: ProbeView, neurons: Sequence[int], *, be_metric: s
     report(progress, 0.6, "BE: bootstrap")
     winners, _scores = bootstrap_winners_many(acts, concepts, be_metric, K=be_K, seed=seed,
                                               progress=span(progress, 0.6, 0.99))
-    be_top = [int(np.bincount(w, minlength=len(names)).argmax()) for w in np.asarray(winners)]
+    # -1 marks a resample without a winner (e.g. every concept constant on it)
+    be_top = [int(concept_histogram(w, len(names)).argmax()) for w in np.asarray(winners)]
     rng = np.random.default_rng(seed)
     rand = rng.integers(0, len(names), size=len(neurons))
     report(progress, 1.0, "baselines done")
@@ -147,7 +148,7 @@ def baseline_explanations(ws: ProbeView, neurons: Sequence[int], *, be_metric: s
     }
 
 
-def layer_table(ws: ProbeView, *, generator: Any = "world", m: int = 20, seed: int = 0, eval_seed: Optional[int] = None,
+def layer_table(ws: ProbeView, *, generator: Any = "world", m: int = DEFAULT_M, seed: int = 0, eval_seed: Optional[int] = None,
                 beta: float = BETA, top: int = TOP, threshold: Optional[float] = None, be_metric: str = "iou",
                 be_K: int = 100, top_fraction: float = 0.01, clip=None, progress: Optional[Progress] = None,
                 cancel: Any = None):

@@ -4,9 +4,10 @@ Pages import only this package (and streamlit): `ctx = ui.current()` gives the c
 neuron; everything that computes comes through the loaders (cached) and neurodash.reports.
 """
 
-from neurodash import reports, triage
+from neurodash import coverage, reports, triage
 from neurodash.annotations import STATUSES
 from neurodash.generate import get_generator
+from neurodash.sieve.renders import DEFAULT_M
 from neurodash.ui import charts, jobs
 from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
@@ -54,9 +55,10 @@ from neurodash.ui.widgets import downloads, guard, image_grid, literal, progress
 from neurodash.workspace import TOP_K
 
 __all__ = [
-    "reports", "triage", "STATUSES", "jobs", "charts", "Context", "current", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
+    "coverage", "reports", "triage", "STATUSES", "jobs", "charts", "Context", "current", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
     "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images", "top_tiles",
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
     "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",
+    "DEFAULT_M",
 ]

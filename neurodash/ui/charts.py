@@ -115,6 +115,22 @@ def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame, cu
     return fig
 
 
+def coverage_by_size(rows) -> go.Figure:
+    """Observed coverage and the mean claimed bound against the probe size (log x); rows: the
+    study's per-size records (neurodash.coverage)."""
+    rows = pd.DataFrame(rows)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=rows["n"], y=rows["observed"], mode="lines+markers", name="observed: set holds "
+                             "the fresh-probe best concept", line_color=TRUE_COLOR))
+    fig.add_trace(go.Scatter(x=rows["n"], y=rows["claimed"], mode="lines+markers", name="claimed by Thm 4.1 "
+                             "(mean bound)", line_color="#1f77b4"))
+    fig.add_trace(go.Scatter(x=rows["n"], y=rows["non_vacuous_share"], mode="lines+markers", name="share of units "
+                             "with a non-vacuous bound", line=dict(color="#7f7f7f", dash="dot")))
+    fig.update_layout(title="Coverage across probe sizes", xaxis_type="log", xaxis_title="probe size n",
+                      yaxis_range=[0, 1.05], yaxis_title="share of units", **_LAYOUT)
+    return fig
+
+
 def coverage_bars(summary: pd.DataFrame, be: pd.DataFrame | None = None) -> go.Figure:
     """Left: observed share of units whose BE set holds the true concept vs the bound's claim. Right
     (with the per-unit table `be`): units by BE set size, stacked by whether their set holds the truth,

@@ -17,6 +17,7 @@ from neurodash.precompute import precompute
 from neurodash.recipe import Recipe
 from neurodash.stats.metrics import METRICS
 from neurodash.workspace import Workspace, list_workspaces
+from neurodash.sieve.renders import DEFAULT_M
 
 _ENTRIES = 512  # per-neuron results are small; this bounds memory on a long demo
 
@@ -188,7 +189,7 @@ def layer_be(ws: Workspace, *, metric: str, K: int, seed: int, t, delta: float =
                                                progress=progress))
 
 
-def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m: int = 20, seed: int = 0,
+def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m: int = DEFAULT_M, seed: int = 0,
                       progress=None, compute: bool = True):
     """AR of each neuron's chosen concept (a Series indexed by neuron); compute=False: peek only."""
     key = ("chosen_ar", ws.version, metric, generator, int(m), int(seed))
@@ -196,7 +197,7 @@ def chosen_concept_ar(ws: Workspace, metric: str, *, generator: str = "world", m
                                                         m=int(m), seed=int(seed), progress=progress))
 
 
-def sieve_layer_table(ws: Workspace, *, generator: str = "world", m: int = 20, seed: int = 0, beta: float = 10.0,
+def sieve_layer_table(ws: Workspace, *, generator: str = "world", m: int = DEFAULT_M, seed: int = 0, beta: float = 10.0,
                       progress=None, cancel=None):
     key = ("sieve_table", ws.version, generator, int(m), int(seed), float(beta))
     return _memo(key, lambda: sieve.layer_table(ws, generator=generator, m=int(m), seed=int(seed), beta=float(beta),

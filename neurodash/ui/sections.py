@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from neurodash import analysis, reports, triage
+from neurodash.sieve.renders import DEFAULT_M
 from neurodash.stats import metrics as _metrics
 from neurodash.ui import charts, loaders
 from neurodash.ui.widgets import guard
@@ -158,7 +159,7 @@ def layer_ar_section(ctx, key: str):
     with st.expander("Activation Rate of each neuron's chosen concept (SIEVE Verify)"):
         with st.form(f"{key}_ar_form", border=False):
             c1, c2 = st.columns(2)
-            m = c1.number_input("renders per concept m", min_value=4, max_value=200, value=20, key=f"{key}_ar_m")
+            m = c1.number_input("renders per concept m", min_value=4, max_value=200, value=DEFAULT_M, key=f"{key}_ar_m")
             seed = c2.number_input("seed", min_value=0, value=0, key=f"{key}_ar_seed")
             if st.form_submit_button("Measure AR (world renderer)"):
                 st.session_state[LAYER_AR_STATE] = {"metric": ctx.metric, "m": int(m), "seed": int(seed)}

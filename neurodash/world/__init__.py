@@ -1,12 +1,14 @@
 """The shapes world: an offline probe world with ground truth (labels and pixel masks), its concept
-vocabulary, an exact concept renderer, and the shipped shapes CNN and tiny CLIP.
+sets (the default vocabulary: 192 rare object kinds; coarse attributes apart), an exact concept
+renderer (prototypical by default, a hard single instance on request), and the shipped shapes CNN
+and tiny CLIP.
 
 Importing this package does not import torch; the model loaders do, when called.
 """
 from .sampling import render_concept, sample, scene_batch
-from .vocabulary import concept_groups, concept_index, vocabulary
+from .vocabulary import CONCEPT_SETS, DEFAULT_SET, concept_groups, concept_index, set_of, vocabulary
 
-CNN_DEFAULT_LAYER = "block4"
+CNN_DEFAULT_LAYER = "block4"  # one unit per object kind (see cnn.py)
 IMAGE_SIZE = 64  # the default image size of the world and the input size of the shipped models
 
 
@@ -15,6 +17,13 @@ def load_cnn():
     from .cnn import load_cnn as _load
 
     return _load()
+
+
+def concept_frequency(n: int = 5000, seed: int = 0, concept_set: str = DEFAULT_SET) -> dict[str, float]:
+    """Concept name -> share of n probe images in which it is present."""
+    from .frequency import concept_frequency as _freq
+
+    return _freq(n, seed, concept_set)
 
 
 def load_clip():
@@ -39,6 +48,7 @@ def clip_encode_texts(model, tokenizer, texts):
 
 
 __all__ = [
-    "CNN_DEFAULT_LAYER", "IMAGE_SIZE", "vocabulary", "concept_groups", "concept_index", "sample", "scene_batch",
+    "CNN_DEFAULT_LAYER", "IMAGE_SIZE", "CONCEPT_SETS", "DEFAULT_SET", "vocabulary", "concept_groups",
+    "concept_index", "set_of", "concept_frequency", "sample", "scene_batch",
     "render_concept", "load_cnn", "load_clip", "clip_encode_images", "clip_encode_texts",
 ]

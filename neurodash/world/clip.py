@@ -10,12 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurodash.assets import ASSETS
+from .store import CLIP_CONFIG, CLIP_RECORD, CLIP_WEIGHTS  # noqa: F401 (CLIP_RECORD: public path)
 
 CLIP_NAME = "tiny_clip"  # the config's file stem is its open_clip model name
-CLIP_CONFIG = ASSETS / "tiny_clip.json"
-CLIP_WEIGHTS = ASSETS / "tiny_clip.safetensors"
-CLIP_RECORD = ASSETS / "tiny_clip.record.json"
 # Bare concept names dominate; the prompt templates common in CLIP-Dissect style code (and in
 # neurodash.concepts) appear too, so prompts like "a photo of a red circle." mean the same thing.
 CAPTION_TEMPLATES = ("{}", "{}", "{}", "a photo of a {}.", "a picture of a {}.", "an image showing a {}.",
@@ -85,19 +82,24 @@ def clip_encode_texts(model, tokenizer, texts) -> np.ndarray:
     return model.encode_text(tokenizer(texts), normalize=True).numpy().astype(np.float32)
 
 
-def caption_batch(labels: np.ndarray, rng: np.random.Generator):
+def caption_batch(labels: np.ndarray, rng: np.random.Generator, names: list[str] | None = None,
+                  prefer: np.ndarray | None = None):
     """One caption per image, naming 1-3 of its present concepts, and truth (B, B): caption j is
-    true of image i iff every concept it names is present in image i."""
+    true of image i iff every concept it names is present in image i. names: the label columns'
+    names (default: the world vocabulary); prefer: per-column weights for picking (default equal)."""
     from .vocabulary import vocabulary
 
-    names = vocabulary()
-    n, _ = labels.shape
+    names = vocabulary() if names is None else names
+    n, c = labels.shape
+    weight = np.ones(c) if prefer is None else np.asarray(prefer, dtype=np.float64)
     texts, chosen = [], np.zeros_like(labels)
     counts = rng.choice([1, 2, 3], size=n, p=[0.5, 0.3, 0.2])
     templates = rng.integers(0, len(CAPTION_TEMPLATES), size=n)
     for i in range(n):
         present = np.flatnonzero(labels[i])
-        pick = rng.choice(present, size=min(counts[i], len(present)), replace=False)
+        k = min(counts[i], len(present))
+        p = weight[present] / weight[present].sum() if k else None
+        pick = rng.choice(present, size=k, replace=False, p=p)
         chosen[i, pick] = True
         texts.append(CAPTION_TEMPLATES[templates[i]].format(", ".join(names[j] for j in pick)))
     # truth[i, j] = chosen[j] subset of labels[i]
@@ -105,30 +107,20 @@ def caption_batch(labels: np.ndarray, rng: np.random.Generator):
     return texts, (missing.T == 0)
 
 
-def training_texts(labels: np.ndarray, rng: np.random.Generator):
-    """A step's texts and truth (B, T): one caption per image (caption_batch) followed by every
-    vocabulary concept in a random template, so each image gets a true/false signal per concept."""
+KIND_PREFERENCE = 4.0  # captions name a present object kind this many times as often as an attribute
+
+
+def training_texts(kinds: np.ndarray, attributes: np.ndarray, rng: np.random.Generator):
+    """A step's texts and truth (B, T): one caption per image (caption_batch over kinds and
+    attributes, kinds preferred) followed by every concept of both sets in a random template, so
+    each image gets a true/false signal per concept. kinds, attributes: the images' labels over the
+    "objects" and "attributes" sets."""
     from .vocabulary import vocabulary
 
-    texts, truth = caption_batch(labels, rng)
-    templates = rng.integers(0, len(CAPTION_TEMPLATES), size=labels.shape[1])
-    texts += [CAPTION_TEMPLATES[t].format(name) for t, name in zip(templates, vocabulary())]
+    names = vocabulary("objects") + vocabulary("attributes")
+    labels = np.concatenate([kinds, attributes], axis=1)
+    prefer = np.r_[np.full(kinds.shape[1], KIND_PREFERENCE), np.ones(attributes.shape[1])]
+    texts, truth = caption_batch(labels, rng, names, prefer)
+    templates = rng.integers(0, len(CAPTION_TEMPLATES), size=len(names))
+    texts += [CAPTION_TEMPLATES[t].format(name) for t, name in zip(templates, names)]
     return texts, np.concatenate([truth, labels], axis=1)
-
-
-def clip_quality_and_save(model, out: Path, eval_n: int) -> dict:
-    """Save the trained weights (safetensors) under out/, reload them through open_clip as load_clip
-    does, and measure the concept AUROC of the reloaded model."""
-    from .quality import clip_concept_auroc
-    from .train import _save
-
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "tiny_clip.safetensors"
-    _save(model.state_dict(), path, dtype=torch.float16)  # half the bytes; loads into fp32 params
-    if not eval_n:
-        return {"quality": None}
-    reloaded, _, tokenizer = load_clip(path)
-    auroc = clip_concept_auroc(reloaded, tokenizer, n=eval_n)
-    values = np.array(list(auroc.values()))
-    return {"quality": {"mean_auroc": float(np.nanmean(values)), "min_auroc": float(np.nanmin(values)),
-                        "per_concept": auroc}}

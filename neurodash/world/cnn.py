@@ -1,9 +1,11 @@
-"""The shapes CNN: a small multi-label classifier over the world's concept vocabulary.
+"""The shapes CNN: a small multi-label classifier over the world's object kinds.
 
-Four conv blocks (named block1..block4, reachable by model.get_submodule) and a linear head on
-globally pooled features. Two coordinate channels are appended to the input (CoordConv) so that
-position concepts ("left", "top") survive global pooling. Input: float (B,3,H,W) in [0,1]; the
-normalisation lives inside the module.
+Four conv blocks (named block1..block4, reachable by model.get_submodule). block4 has one channel
+per object kind, and the head reads each kind's logit from its own channel only (global average
+pool, then a per-channel scale and bias): the SqueezeNet / network-in-network classifier. So the
+default layer's units are trained to be sparse, spatial detectors of one kind each, which is what
+the dashboard's methods are built to find. Input: float (B,3,H,W) in [0,1]; the normalisation
+lives inside the module.
 """
 from __future__ import annotations
 
@@ -12,10 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from neurodash.assets import ASSETS
-CNN_WEIGHTS = ASSETS / "shapes_cnn.safetensors"
-CNN_META = ASSETS / "shapes_cnn.record.json"
-WIDTHS = (32, 64, 128, 128)
+from .store import CNN_WEIGHTS
+
+WIDTHS = (32, 64, 128)  # block1..block3; block4 has one channel per concept
 _MEAN = (0.45, 0.45, 0.45)
 _STD = (0.30, 0.30, 0.30)
 
@@ -25,27 +26,35 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
                          nn.ReLU(inplace=False))
 
 
+class ChannelHead(nn.Module):
+    """logit_c = scale_c * pooled_c + bias_c: each concept's logit reads only its own channel."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((n,), 4.0))
+        self.bias = nn.Parameter(torch.full((n,), -4.0))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return pooled * self.weight + self.bias
+
+
 class ShapesCNN(nn.Module):
     def __init__(self, n_concepts: int, widths: tuple[int, ...] = WIDTHS):
         super().__init__()
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
-        self.block1 = _block(3 + 2, widths[0])
+        self.block1 = _block(3, widths[0])
         self.pool1 = nn.MaxPool2d(2)
         self.block2 = _block(widths[0], widths[1])
         self.pool2 = nn.MaxPool2d(2)
         self.block3 = _block(widths[1], widths[2])
         self.pool3 = nn.MaxPool2d(2)
-        self.block4 = _block(widths[2], widths[3])
+        self.block4 = _block(widths[2], n_concepts)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Linear(widths[3], n_concepts)
+        self.head = ChannelHead(n_concepts)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
         x = (x - self.mean) / self.std
-        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
-        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
-        x = torch.cat([x, xs, ys], dim=1)
         x = self.pool1(self.block1(x))
         x = self.pool2(self.block2(x))
         x = self.pool3(self.block3(x))
@@ -74,6 +83,9 @@ def load_cnn(weights: str | Path | None = None) -> ShapesCNN:
             f"shapes CNN weights not found at {path}; remake them with `python -m neurodash.world.train cnn`")
     state = load_file(str(path), device="cpu")
     n_concepts = state["head.weight"].shape[0]
+    if state["head.weight"].ndim != 1:
+        raise ValueError(f"{path} holds first-edition shapes CNN weights; retrain with "
+                         "`python -m neurodash.world.train cnn`")
     if n_concepts != len(vocabulary()):
         raise ValueError(f"{path} predicts {n_concepts} concepts but the world vocabulary has "
                          f"{len(vocabulary())}; retrain with `python -m neurodash.world.train cnn`")

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import rng
 from .scenes import MAX_OBJECTS, Scenes
-from .vocabulary import BG_COLOURS, BG_PATTERNS, COLOURS, SHAPES, TEXTURES
+from .vocabulary import ALL_SHAPES, BG_COLOURS, BG_PATTERNS, COLOURS, TEXTURES
 
 BACKGROUND = MAX_OBJECTS  # owner value of background pixels
 TEXTURE_PERIOD = 1 / 14  # image-relative period of stripes, dots and checks
@@ -40,6 +40,12 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     if shape == "ring":
         rr = u * u + v * v
         return (rr <= 1.0) & (rr >= 0.55 ** 2)
+    if shape == "bar":
+        return (np.abs(u) <= 0.95) & (np.abs(v) <= 0.3)
+    if shape == "crescent":
+        return (u * u + v * v <= 1.0) & ((u - 0.5) ** 2 + v * v >= 0.75 ** 2)
+    if shape == "semicircle":
+        return (u * u + v * v <= 1.0) & (v >= -0.1)
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -88,7 +94,7 @@ def render(scenes: Scenes, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     owner = np.full((n, size, size), BACKGROUND, dtype=np.int8)
     centres = (np.arange(size, dtype=np.float32) + 0.5) / size
     for k in reversed(range(MAX_OBJECTS)):  # slot 0 last, on top
-        for s_idx, s_name in enumerate(SHAPES):
+        for s_idx, s_name in enumerate(ALL_SHAPES):
             sel = np.flatnonzero(scenes.active[:, k] & (scenes.shape[:, k] == s_idx))
             if sel.size == 0:
                 continue

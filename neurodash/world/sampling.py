@@ -6,17 +6,15 @@ import numpy as np
 
 from . import rng
 from .render import BACKGROUND, render
-from .scenes import MAX_OBJECTS, Constraint, Scenes, sample_scenes
-from .vocabulary import concept_index, concepts
-
-_OBJECT_ATTRS = ("shape", "colour", "texture", "size")
+from .scenes import MAX_OBJECTS, MIXES, Constraint, Mix, Scenes, sample_scenes
+from .vocabulary import DEFAULT_SET, SIZES, concept_index, concepts, set_of
 
 
-def concept_truth(scenes: Scenes) -> np.ndarray:
+def concept_truth(scenes: Scenes, concept_set: str = DEFAULT_SET) -> np.ndarray:
     """bool (n, C, MAX_OBJECTS + 1): concept c holds for slot k (k < MAX_OBJECTS) or the
     background (k == BACKGROUND). Whether it is visible is up to the owner map."""
     n = len(scenes)
-    cs = concepts()
+    cs = concepts(concept_set)
     truth = np.zeros((n, len(cs), MAX_OBJECTS + 1), dtype=bool)
     positions = scenes.position_flags()
     for j, c in enumerate(cs):
@@ -55,47 +53,95 @@ def labels_and_masks(truth: np.ndarray, owner: np.ndarray, masks: bool = True):
     return labels, out.reshape(n, truth.shape[1], size, size)
 
 
-def _render_scenes(scenes: Scenes, size: int, masks: bool):
+def _render_scenes(scenes: Scenes, size: int, masks: bool, concept_set: str = DEFAULT_SET):
     images, owner = render(scenes, size)
-    labels, mask_arr = labels_and_masks(concept_truth(scenes), owner, masks)
+    labels, mask_arr = labels_and_masks(concept_truth(scenes, concept_set), owner, masks)
     return images, labels, mask_arr
 
 
-def sample(n: int, seed: int = 0, *, size: int = 64, start: int = 0, masks: bool = True):
-    """n world images (uint8 (n,H,W,3)), labels bool (n,C) and masks bool (n,C,H,W) or None.
-    Image i depends only on (seed, start + i): a big probe can be produced in chunks."""
+def _mix(mix: str) -> Mix:
+    if mix not in MIXES:
+        raise ValueError(f"unknown scene mix {mix!r}; choose one of {', '.join(MIXES)}")
+    return MIXES[mix]
+
+
+def sample(n: int, seed: int = 0, *, size: int = 64, start: int = 0, masks: bool = True,
+           concept_set: str = DEFAULT_SET, mix: str = "probe"):
+    """n world images (uint8 (n,H,W,3)), labels bool (n,C) and masks bool (n,C,H,W) or None, over
+    the concepts of `concept_set`. Image i depends only on (seed, start + i, mix): a big probe can be
+    produced in chunks, and both concept sets label the same images. mix="train" shows more object
+    kinds per image (for training, never a probe)."""
     if n < 0 or start < 0:
         raise ValueError(f"n and start must be non-negative, got n={n}, start={start}")
-    scenes = sample_scenes(rng.stream_key(seed, "world"), np.arange(start, start + n), None)
-    return _render_scenes(scenes, size, masks)
+    scenes = scene_batch(n, seed, start=start, mix=mix)
+    return _render_scenes(scenes, size, masks, concept_set)
 
 
-def scene_batch(n: int, seed: int = 0, *, start: int = 0) -> Scenes:
+def scene_batch(n: int, seed: int = 0, *, start: int = 0, mix: str = "probe") -> Scenes:
     """The scene descriptions behind sample(n, seed, start=start) (for captions and training)."""
-    return sample_scenes(rng.stream_key(seed, "world"), np.arange(start, start + n), None)
+    return sample_scenes(rng.stream_key(seed, "world"), np.arange(start, start + n), None, _mix(mix))
 
 
-def render_concept(name: str, m: int, seed: int = 0, *, size: int = 64, negate: bool = False):
+PROTOTYPE_COUNT = (2, 3)  # instances of the concept in a default (prototypical) render
+
+
+def render_concept(name: str, m: int, seed: int = 0, *, size: int = 64, negate: bool = False,
+                   hard: bool = False, concept_set: str | None = None, instances: bool = False,
+                   masks: bool = True):
     """m fresh images that show concept `name` (negate=True: controls that do not), with their labels
-    and masks. The concept is forced onto the top object or the background, then checked on the labels;
-    controls are world images filtered to lack the concept. ValueError for an unknown name."""
-    column = concept_index(name)
+    and masks over the concept's set (`concept_set`, default: the set that holds the name).
+
+    Default (prototypical) renders look like a detector's top images: 2-3 large instances of the
+    concept, with background and distractors as in the probe. hard=True: a single instance of
+    random size among the probe's other objects (the first edition's render). Controls are probe
+    images filtered to lack the concept. instances=True adds a 4th array: how many objects (or
+    the background) showing the concept each image has. masks=False: None in place of the masks
+    (a generator needs only the images). ValueError for an unknown name."""
+    concept_set = set_of(name) if concept_set is None else concept_set
+    column = concept_index(name, concept_set)
     if m < 0:
         raise ValueError(f"m must be non-negative, got {m}")
-    concept = concepts()[column]
-    constraint = None if negate else Constraint.from_conditions(concept.conditions)
-    key = rng.stream_key(seed, f"concept:{name}:{'without' if negate else 'with'}")
-    kept_images, kept_labels, kept_masks, have = [], [], [], 0
-    start, batch = 0, max(16, 2 * m)
+    concept = concepts(concept_set)[column]
+    if negate:
+        constraint, style = None, "without"
+    elif hard or concept.target == "background":
+        constraint, style = Constraint.from_conditions(concept.conditions), "hard"
+    else:
+        conditions = {"size": SIZES.index("large"), **concept.conditions}
+        constraint, style = Constraint.from_conditions(conditions, count=PROTOTYPE_COUNT), "with"
+    key = rng.stream_key(seed, f"concept:{name}:{style}")
+    kept: list[list[np.ndarray]] = [[], [], [], []]
+    have, start, batch = 0, 0, max(16, 2 * m)
     while have < m:
         if start > 200 * max(m, 16):
             raise RuntimeError(f"could not render {m} images {'without' if negate else 'with'} {name!r}")
         scenes = sample_scenes(key, np.arange(start, start + batch), constraint)
-        images, labels, mask_arr = _render_scenes(scenes, size, True)
+        images, owner = render(scenes, size)
+        truth = concept_truth(scenes, concept_set)
+        labels, mask_arr = labels_and_masks(truth, owner, masks)
         keep = np.flatnonzero(labels[:, column] != negate)[: m - have]
-        kept_images.append(images[keep])
-        kept_labels.append(labels[keep])
-        kept_masks.append(mask_arr[keep])
+        for out, arr in zip(kept, (images, labels, mask_arr, _visible_holders(truth[:, column], owner))):
+            out.append(None if arr is None else arr[keep])
         have += keep.size
         start += batch
-    return np.concatenate(kept_images), np.concatenate(kept_labels), np.concatenate(kept_masks)
+    out = tuple(None if k[0] is None else np.concatenate(k) for k in kept)
+    return out if instances else out[:3]
+
+
+def _visible_holders(truth: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """int (n,): how many owners (objects, background) that the concept holds for show a pixel.
+    truth: bool (n, MAX_OBJECTS + 1) for one concept."""
+    n = owner.shape[0]
+    visible = np.zeros((n, MAX_OBJECTS + 1), dtype=bool)
+    visible[np.arange(n)[:, None], owner.reshape(n, -1).astype(np.intp)] = True
+    return (truth & visible).sum(axis=1)
+
+
+def sample_with_attributes(n: int, seed: int = 0, *, size: int = 64, start: int = 0, mix: str = "probe"):
+    """Images of sample(n, seed, ...) with labels over both concept sets (no masks): (images,
+    object-kind labels, attribute labels). For CLIP training, which captions with both."""
+    scenes = scene_batch(n, seed, start=start, mix=mix)
+    images, owner = render(scenes, size)
+    kinds, _ = labels_and_masks(concept_truth(scenes, "objects"), owner, masks=False)
+    attributes, _ = labels_and_masks(concept_truth(scenes, "attributes"), owner, masks=False)
+    return images, kinds, attributes

@@ -1,8 +1,13 @@
-"""Scene sampling: 1-3 objects on a background, as arrays over a batch of images.
+"""Scene sampling: a few kind objects plus distractors on a background, as arrays over a batch.
 
 Scenes are drawn from counter-based uniforms (rng.uniform), so scene i depends only on the stream key
 and its index. Positions are in image-relative units ([0, 1] both axes, y down); radii likewise.
-Slot 0 is drawn on top; a concept render forces its concept onto slot 0 (see Constraint).
+
+Slots 0..KIND_SLOTS-1 hold kind objects (shape in SHAPES), the rest distractors (shape in
+DISTRACTOR_SHAPES). Lower slots are drawn on top. How many of each a scene has follows a Mix: the
+probe's mix keeps every object kind rare (see vocabulary); the training mix shows more kinds per
+image so that each kind has more positives per step. A concept render forces its concept onto the
+first `count` kind slots (see Constraint).
 """
 from __future__ import annotations
 
@@ -11,16 +16,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
-from .vocabulary import BG_COLOUR_NAMES, BG_PATTERNS, COLOUR_NAMES, POSITIONS, SHAPES, SIZES, TEXTURES
+from .vocabulary import BG_COLOUR_NAMES, BG_PATTERNS, COLOUR_NAMES, DISTRACTOR_SHAPES, POSITIONS, SHAPES, SIZES, TEXTURES
 
-MAX_OBJECTS = 3
-SIZE_RADII = ((0.08, 0.11), (0.13, 0.16), (0.19, 0.23))  # circumradius range per size class
+KIND_SLOTS = 3
+DISTRACTOR_SLOTS = 2
+MAX_OBJECTS = KIND_SLOTS + DISTRACTOR_SLOTS
+SIZE_RADII = ((0.10, 0.13), (0.14, 0.17), (0.18, 0.22))  # circumradius range per size class
 POSITION_EDGE = 0.35  # "left" means centre x < 0.35, "right" x > 0.65; top/bottom likewise in y
 _PLACEMENT_TRIES = 8
 _SLOT_FIELDS = 6 + 2 * _PLACEMENT_TRIES
-_N_FIELDS = 3 + MAX_OBJECTS * _SLOT_FIELDS
+_SCENE_FIELDS = 5
+_N_FIELDS = _SCENE_FIELDS + MAX_OBJECTS * _SLOT_FIELDS
 # Object colours that clash with a background colour of the same name (index pairs).
 _CLASH = {BG_COLOUR_NAMES.index(c): COLOUR_NAMES.index(c) for c in BG_COLOUR_NAMES if c in COLOUR_NAMES}
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Probabilities of 0, 1, 2, ... kind objects and of 0, 1, ... distractors per scene."""
+
+    kinds: tuple[float, ...]
+    distractors: tuple[float, ...]
+
+
+# The probe: mean 0.9 kind objects per image, so a kind (1 of 192, colours not quite uniform
+# because of background clashes) is in about 0.5% of images (at most 0.75% in expectation).
+PROBE_MIX = Mix(kinds=(0.25, 0.6, 0.15, 0.0), distractors=(0.25, 0.45, 0.30))
+TRAIN_MIX = Mix(kinds=(0.1, 0.3, 0.3, 0.3), distractors=(0.25, 0.45, 0.30))
+MIXES = {"probe": PROBE_MIX, "train": TRAIN_MIX}
 
 
 @dataclass
@@ -32,7 +55,7 @@ class Scenes:
     bg_colour: np.ndarray
     bg_pattern: np.ndarray
     active: np.ndarray
-    shape: np.ndarray
+    shape: np.ndarray  # index into vocabulary.ALL_SHAPES
     colour: np.ndarray
     texture: np.ndarray
     size: np.ndarray
@@ -54,7 +77,11 @@ class Scenes:
 
 @dataclass(frozen=True)
 class Constraint:
-    """Attribute values forced onto slot 0 (object) or onto the background; None = free."""
+    """Attribute values forced onto the first kind slots (object) or onto the background; None = free.
+
+    count: how many kind slots take the forced object attributes: an int, or (lo, hi) drawn per
+    image; those slots are active and the other kind slots empty. count=None keeps the mix's
+    kind objects and forces only slot 0 (at least one kind object)."""
 
     shape: int | None = None
     colour: int | None = None
@@ -63,49 +90,77 @@ class Constraint:
     position: int | None = None
     bg_colour: int | None = None
     bg_pattern: int | None = None
+    count: int | tuple[int, int] | None = None
 
     @classmethod
-    def from_conditions(cls, conditions: dict) -> "Constraint":
-        return cls(**conditions)
+    def from_conditions(cls, conditions: dict, **extra) -> "Constraint":
+        return cls(**conditions, **extra)
+
+    @property
+    def forces_object(self) -> bool:
+        return any(v is not None for v in (self.shape, self.colour, self.texture, self.size, self.position))
 
 
 def _pick(u: np.ndarray, k: int) -> np.ndarray:
     return np.minimum((u * k).astype(np.int64), k - 1)
 
 
-def sample_scenes(key: np.uint64, ids: np.ndarray, constraint: Constraint | None = None) -> Scenes:
+def _draw_count(u: np.ndarray, probs: tuple[float, ...]) -> np.ndarray:
+    edges = np.cumsum(probs)[:-1] / np.sum(probs)
+    return np.searchsorted(edges, u, side="right")
+
+
+def sample_scenes(key: np.uint64, ids: np.ndarray, constraint: Constraint | None = None,
+                  mix: Mix = PROBE_MIX) -> Scenes:
     """Scenes for the given image ids of stream `key`, optionally forcing a constraint."""
     ids = np.asarray(ids, dtype=np.int64)
     c = constraint or Constraint()
     n = len(ids)
     u = rng.uniform(key, ids, _N_FIELDS)
-    n_obj = 1 + _pick(u[:, 0], MAX_OBJECTS)
+    n_kinds = _draw_count(u[:, 0], mix.kinds)
+    n_distractors = _draw_count(u[:, 3], mix.distractors)
+    forced = np.zeros(n, dtype=np.int64)
+    if c.forces_object:
+        if c.count is None:
+            n_kinds = np.maximum(n_kinds, 1)
+            forced[:] = 1
+        else:
+            lo, hi = (c.count, c.count) if isinstance(c.count, int) else c.count
+            if not 1 <= lo <= hi <= KIND_SLOTS:
+                raise ValueError(f"count must lie in 1..{KIND_SLOTS}, got {c.count}")
+            forced = lo + _pick(u[:, 4], hi - lo + 1)
+            n_kinds = forced
     bg_colour = _pick(u[:, 1], len(BG_COLOUR_NAMES)) if c.bg_colour is None else np.full(n, c.bg_colour)
     bg_pattern = _pick(u[:, 2], len(BG_PATTERNS)) if c.bg_pattern is None else np.full(n, c.bg_pattern)
-    slot_u = u[:, 3:].reshape(n, MAX_OBJECTS, _SLOT_FIELDS)
+    slot_u = u[:, _SCENE_FIELDS:].reshape(n, MAX_OBJECTS, _SLOT_FIELDS)
 
-    active = np.arange(MAX_OBJECTS)[None, :] < n_obj[:, None]
-    shape = _pick(slot_u[..., 0], len(SHAPES))
+    slots = np.arange(MAX_OBJECTS)[None, :]
+    active = np.where(slots < KIND_SLOTS, slots < n_kinds[:, None], slots - KIND_SLOTS < n_distractors[:, None])
+    kind_shape = _pick(slot_u[..., 0], len(SHAPES))
+    distractor_shape = len(SHAPES) + _pick(slot_u[..., 0], len(DISTRACTOR_SHAPES))
+    shape = np.where(slots < KIND_SLOTS, kind_shape, distractor_shape)
     texture = _pick(slot_u[..., 2], len(TEXTURES))
     size = _pick(slot_u[..., 3], len(SIZES))
     angle = slot_u[..., 5] * 2 * np.pi
+    is_forced = slots < forced[:, None]
     if c.shape is not None:
-        shape[:, 0] = c.shape
+        shape = np.where(is_forced, c.shape, shape)
     if c.texture is not None:
-        texture[:, 0] = c.texture
+        texture = np.where(is_forced, c.texture, texture)
     if c.size is not None:
-        size[:, 0] = c.size
+        size = np.where(is_forced, c.size, size)
     if c.colour is not None and c.bg_colour is None:
         # A forced object colour moves a clashing background to black (never an object colour).
         clash = np.array([_CLASH.get(int(b), -1) == c.colour for b in range(len(BG_COLOUR_NAMES))])
         bg_colour = np.where(clash[bg_colour], BG_COLOUR_NAMES.index("black"), bg_colour)
     colour = _object_colours(slot_u[..., 1], bg_colour)
     if c.colour is not None:
-        colour[:, 0] = c.colour
+        colour = np.where(is_forced, c.colour, colour)
     lo = np.array(SIZE_RADII)[size, 0]
     hi = np.array(SIZE_RADII)[size, 1]
     radius = lo + slot_u[..., 4] * (hi - lo)
-    cx, cy = _place(slot_u[..., 6:].reshape(n, MAX_OBJECTS, _PLACEMENT_TRIES, 2), radius, active, c.position)
+    cx, cy = _place(slot_u[..., 6:].reshape(n, MAX_OBJECTS, _PLACEMENT_TRIES, 2), radius, active,
+                    is_forced, c.position)
     return Scenes(ids=ids, key=key, bg_colour=bg_colour, bg_pattern=bg_pattern, active=active,
                   shape=shape, colour=colour, texture=texture, size=size, radius=radius,
                   cx=cx, cy=cy, angle=angle)
@@ -119,28 +174,30 @@ def _object_colours(u: np.ndarray, bg_colour: np.ndarray) -> np.ndarray:
     return np.where((clash >= 0) & (idx >= clash), idx + 1, idx)
 
 
-def _place(u: np.ndarray, radius: np.ndarray, active: np.ndarray, position: int | None):
+def _place(u: np.ndarray, radius: np.ndarray, active: np.ndarray, forced: np.ndarray, position: int | None):
     """Greedy placement: per slot, the first of a few tries that overlaps no earlier object's
-    circumcircle, else the try with the most room. u: (n, slots, tries, 2)."""
+    circumcircle, else the try with the most room. u: (n, slots, tries, 2). A forced position
+    applies to the forced slots."""
     n = radius.shape[0]
     cx = np.zeros((n, MAX_OBJECTS))
     cy = np.zeros((n, MAX_OBJECTS))
     rows = np.arange(n)
+    margin = 0.01
     for k in range(MAX_OBJECTS):
         r = radius[:, k][:, None]
         lo_x, hi_x = r, 1 - r
         lo_y, hi_y = r, 1 - r
-        if k == 0 and position is not None:
+        if position is not None:
             name = POSITIONS[position]
-            margin = 0.01
+            f = forced[:, k][:, None]
             if name == "left":
-                hi_x = np.full_like(r, POSITION_EDGE - margin)
+                hi_x = np.where(f, POSITION_EDGE - margin, hi_x)
             elif name == "right":
-                lo_x = np.full_like(r, 1 - POSITION_EDGE + margin)
+                lo_x = np.where(f, 1 - POSITION_EDGE + margin, lo_x)
             elif name == "top":
-                hi_y = np.full_like(r, POSITION_EDGE - margin)
+                hi_y = np.where(f, POSITION_EDGE - margin, hi_y)
             elif name == "bottom":
-                lo_y = np.full_like(r, 1 - POSITION_EDGE + margin)
+                lo_y = np.where(f, 1 - POSITION_EDGE + margin, lo_y)
         tx = lo_x + u[:, k, :, 0] * (hi_x - lo_x)
         ty = lo_y + u[:, k, :, 1] * (hi_y - lo_y)
         room = np.full(tx.shape, np.inf)

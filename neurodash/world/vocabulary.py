@@ -1,15 +1,28 @@
-"""The world's attributes and its concept vocabulary.
+"""The world's attributes and its two concept sets.
 
 Every concept is a predicate on the scene: object concepts hold for an object whose attributes
 match every condition, background concepts for the background. A concept's pixel mask is the
 visible pixels of what it holds for, and it is labelled present iff that mask is non-empty.
+
+- "objects" (the default vocabulary): the object kinds, every (texture, colour, shape) of the six
+  kind shapes, e.g. "striped red circle". 192 kinds, each in well under 1% of probe images, so a
+  unit's top 1% can be one kind (what SIEVE's AR and the bounds need to say anything).
+- "attributes": coarse concepts (colour alone, shape alone incl. the distractor shapes, texture,
+  size, position, background, colour+shape), each common (several % of images or more). They are
+  kept out of the default vocabulary and serve diagnostics and tests.
+
+Distractor objects (shapes outside SHAPES: bar, crescent, semicircle) hold no object-kind concept:
+they put concept colours and textures into scenes without the kind, so a unit that detects a kind
+must join shape, colour and texture.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-SHAPES = ("circle", "square", "triangle", "star", "cross", "ring")
+SHAPES = ("circle", "square", "triangle", "star", "cross", "ring")  # kind shapes
+DISTRACTOR_SHAPES = ("bar", "crescent", "semicircle")  # never part of an object-kind concept
+ALL_SHAPES = SHAPES + DISTRACTOR_SHAPES  # scene shape indices index this tuple
 # Object colours (RGB). Objects never take the colour named by their background.
 COLOURS = {
     "red": (220, 40, 40),
@@ -32,7 +45,7 @@ BG_COLOURS = {
 }
 BG_PATTERNS = ("plain", "grid", "noisy")
 
-# Attribute-object compounds: each shape with two colours and with two non-plain textures.
+# Attribute-object compounds of the "attributes" set: each shape with two colours.
 COLOUR_SHAPES = (
     ("red", "circle"), ("white", "circle"),
     ("blue", "square"), ("pink", "square"),
@@ -41,17 +54,11 @@ COLOUR_SHAPES = (
     ("purple", "cross"), ("green", "cross"),
     ("orange", "ring"), ("yellow", "ring"),
 )
-TEXTURE_SHAPES = (
-    ("striped", "circle"), ("dotted", "circle"),
-    ("striped", "square"), ("checkered", "square"),
-    ("dotted", "triangle"), ("checkered", "triangle"),
-    ("striped", "star"), ("dotted", "star"),
-    ("checkered", "cross"), ("striped", "cross"),
-    ("dotted", "ring"), ("checkered", "ring"),
-)
 
 COLOUR_NAMES = tuple(COLOURS)
 BG_COLOUR_NAMES = tuple(BG_COLOURS)
+CONCEPT_SETS = ("objects", "attributes")
+DEFAULT_SET = "objects"
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,8 @@ class Concept:
     """One vocabulary entry.
 
     target: "object" or "background". conditions: attribute -> value index; object attributes are
-    shape, colour, texture, size (indices into SHAPES, COLOUR_NAMES, TEXTURES, SIZES) and position
-    (index into POSITIONS); background attributes are bg_colour and bg_pattern.
+    shape (index into ALL_SHAPES), colour, texture, size (indices into COLOUR_NAMES, TEXTURES, SIZES)
+    and position (index into POSITIONS); background attributes are bg_colour and bg_pattern.
     """
 
     name: str
@@ -69,9 +76,21 @@ class Concept:
     conditions: dict = field(default_factory=dict, hash=False, compare=False)
 
 
-def _build() -> tuple[Concept, ...]:
+def kind_name(texture: str, colour: str, shape: str) -> str:
+    return f"{texture} {colour} {shape}"
+
+
+def _objects() -> list[Concept]:
+    """Object kinds, grouped by shape (group "<shape>s" keeps the groups readable in the UI)."""
+    return [Concept(kind_name(t, c, s), f"{s} kinds", "object",
+                    {"shape": si, "colour": ci, "texture": ti})
+            for si, s in enumerate(SHAPES) for ci, c in enumerate(COLOUR_NAMES)
+            for ti, t in enumerate(TEXTURES)]
+
+
+def _attributes() -> list[Concept]:
     out: list[Concept] = []
-    out += [Concept(s, "shape", "object", {"shape": i}) for i, s in enumerate(SHAPES)]
+    out += [Concept(s, "shape", "object", {"shape": i}) for i, s in enumerate(ALL_SHAPES)]
     out += [Concept(c, "colour", "object", {"colour": i}) for i, c in enumerate(COLOUR_NAMES)]
     out += [Concept(t, "texture", "object", {"texture": i}) for i, t in enumerate(TEXTURES)]
     out += [Concept(s, "size", "object", {"size": SIZES.index(s)}) for s in ("small", "large")]
@@ -82,38 +101,61 @@ def _build() -> tuple[Concept, ...]:
             for i, p in enumerate(BG_PATTERNS) if p != "plain"]
     out += [Concept(f"{c} {s}", "colour+shape", "object",
                     {"colour": COLOUR_NAMES.index(c), "shape": SHAPES.index(s)}) for c, s in COLOUR_SHAPES]
-    out += [Concept(f"{t} {s}", "texture+shape", "object",
-                    {"texture": TEXTURES.index(t), "shape": SHAPES.index(s)}) for t, s in TEXTURE_SHAPES]
+    return out
+
+
+def _check_set(concept_set: str) -> str:
+    if concept_set not in CONCEPT_SETS:
+        raise ValueError(f"unknown world concept set {concept_set!r}; choose one of {', '.join(CONCEPT_SETS)}")
+    return concept_set
+
+
+@lru_cache(maxsize=None)
+def concepts(concept_set: str = DEFAULT_SET) -> tuple[Concept, ...]:
+    """All concepts of a set, in column order."""
+    out = _objects() if _check_set(concept_set) == "objects" else _attributes()
     names = [c.name for c in out]
     assert len(set(names)) == len(names), "concept names must be unique"
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def concepts() -> tuple[Concept, ...]:
-    """All concepts, in column order."""
-    return _build()
-
-
-def vocabulary() -> list[str]:
+def vocabulary(concept_set: str = DEFAULT_SET) -> list[str]:
     """Concept names in column order (the columns of sample()'s labels and masks)."""
-    return [c.name for c in concepts()]
+    return [c.name for c in concepts(concept_set)]
 
 
-def concept_groups() -> dict[str, list[str]]:
-    """Group name ("shape", "colour", ..., "texture+shape") -> concept names, in column order."""
+def concept_groups(concept_set: str = DEFAULT_SET) -> dict[str, list[str]]:
+    """Group name -> concept names, in column order ("circle kinds", ... for the objects;
+    "shape", "colour", ..., "colour+shape" for the attributes)."""
     groups: dict[str, list[str]] = {}
-    for c in concepts():
+    for c in concepts(concept_set):
         groups.setdefault(c.group, []).append(c.name)
     return groups
 
 
-def concept_index(name: str) -> int:
+def set_of(name: str) -> str:
+    """The concept set that holds `name` (the default set first); ValueError if none does."""
+    for s in CONCEPT_SETS:
+        if name in _index(s):
+            return s
+    raise ValueError(f"unknown world concept {name!r}; valid concepts are the object kinds "
+                     f"({', '.join(vocabulary('objects'))}) and the attributes "
+                     f"({', '.join(vocabulary('attributes'))})")
+
+
+@lru_cache(maxsize=None)
+def _index(concept_set: str) -> dict[str, int]:
+    return {n: i for i, n in enumerate(vocabulary(concept_set))}
+
+
+def concept_index(name: str, concept_set: str = DEFAULT_SET) -> int:
     """Column of a concept; ValueError naming the valid choices for an unknown name."""
-    names = vocabulary()
     try:
-        return names.index(name)
-    except ValueError:
+        return _index(_check_set(concept_set))[name]
+    except KeyError:
+        names = vocabulary(concept_set)
+        elsewhere = [s for s in CONCEPT_SETS if s != concept_set and name in _index(s)]
+        hint = f" (it is in the {elsewhere[0]} set)" if elsewhere else ""
         raise ValueError(
-            f"unknown world concept {name!r}; valid concepts are: {', '.join(names)}"
-        ) from None
+            f"unknown world concept {name!r} in the {concept_set} set{hint}; valid {concept_set} "
+            f"concepts are: {', '.join(names)}") from None

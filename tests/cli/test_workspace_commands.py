@@ -6,6 +6,7 @@ import sys
 
 import pandas as pd
 
+from neurodash import world
 from neurodash.cli import main
 
 
@@ -47,8 +48,8 @@ def test_cli_end_to_end(tmp_path, cnn_weights):
     out = tmp_path / "layer.csv"
     p = run("layer", "--metrics", "iou", "--csv", str(out), *ws_opts, home=home)
     table = pd.read_csv(out)
-    assert len(table) == 128 and {"iou_concept", "iou_score", "iou_band"} <= set(table.columns)
-    assert "wrote 128 rows" in p.stderr and str(out) in p.stderr and p.stdout == ""  # confirmed on stderr
+    assert len(table) == len(world.vocabulary()) and {"iou_concept", "iou_score", "iou_band"} <= set(table.columns)
+    assert f"wrote {len(world.vocabulary())} rows" in p.stderr and str(out) in p.stderr and p.stdout == ""  # confirmed on stderr
     p = run("layer", "--metrics", "iou", "--json", *ws_opts, home=home)
     records = json.loads(p.stdout)
     assert {"auto_flags", "severity", "reasons", "flag_metric"} <= set(records[0])
@@ -80,7 +81,7 @@ def test_cli_listings(cnn_weights, capsys, tmp_path, monkeypatch):
     assert "shapes-cnn" in out and "resnet50" in out and "open_clip:<arch>" in out
     assert main(["layers", "--weights", str(cnn_weights)]) == 0
     out = capsys.readouterr().out
-    assert "block4" in out and "(128, 8, 8)" in out
+    assert "block4" in out and f"({len(world.vocabulary())}, 8, 8)" in out
 
 
 def test_layers_without_weights_and_offline_message(tmp_path, capsys, monkeypatch):

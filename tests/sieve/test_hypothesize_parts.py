@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from neurodash.sieve import cluster_embeddings, crop_box, crop_images
+from neurodash.sieve import cluster_embeddings, context_images, crop_box, crop_images
 
 
 def test_crop_box_holds_the_peak_region_and_is_square():
@@ -31,6 +31,18 @@ def test_crop_images_zooms_into_the_region():
     assert crop.shape == img.shape
     red_share = (crop[0, ..., 0] > 128).mean()
     assert red_share > 0.5 > (img[0, ..., 0] > 128).mean()
+
+
+def test_context_images_keep_scale_and_dim_the_rest():
+    img = np.zeros((1, 64, 64, 3), np.uint8)
+    img[0, 40:56, 8:24] = (255, 0, 0)   # the region
+    img[0, 4:12, 44:60] = (0, 0, 255)   # something else, outside it
+    amap = np.zeros((1, 16, 16)); amap[0, 10:14, 2:6] = 1.0
+    ctx = context_images(img, amap, pad_frac=0.0, min_frac=0.0)
+    assert ctx.shape == img.shape
+    np.testing.assert_array_equal(ctx[0, 40:56, 8:24], img[0, 40:56, 8:24])  # same pixels, same scale
+    outside = ctx[0, 4:12, 44:60].astype(int)
+    assert (np.abs(outside - 128) < 0.3 * 255).all() and (outside[..., 2] > outside[..., 0]).all()  # dimmed, still there
 
 
 def _normalise(x):

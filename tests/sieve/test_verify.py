@@ -40,6 +40,23 @@ def test_right_concept_beats_control(stand_in, neuron, concept):
     json.dumps(res.to_dict())  # the CLI prints it
 
 
+def test_detector_ar_beside_a_random_concept_and_hard_renders(stand_in):
+    """The issue's check: a hand-built detector reaches AR >= 0.8 on its concept's (prototypical)
+    renders, and a random concept, shown with its interval beside it, stays low."""
+    res = verify(stand_in, RED, "red", generator="world", m=50, seed=3, threshold=0.5)
+    assert res.ar >= 0.8
+    assert res.random_concept in stand_in.concept_names and res.random_concept != "red"
+    lo, hi = res.random_interval
+    assert 0 <= lo <= res.random_ar <= hi <= 1
+    # a concept with no red in it (the draw above may name one that has, e.g. "red circle")
+    blue = verify(stand_in, RED, "blue", generator="world", m=50, seed=3, threshold=0.5)
+    assert blue.ar <= 0.1
+    assert {"random_concept", "random_ar", "random_interval"} <= set(res.to_dict())
+    # the hard render (one instance of random size) is an option, cached apart from the default
+    hard = verify(stand_in, RED, "red", generator=get_generator("world", hard=True), m=50, seed=3, threshold=0.5)
+    assert hard.m == 50 and 0 <= hard.ar <= 1 and hard.activations != res.activations
+
+
 def test_wrong_concept_is_rejected(stand_in):
     res = verify(stand_in, RED, "blue", generator="world", m=40, seed=0, threshold=0.5)
     assert res.ar < 0.2 and res.verdict == "rejected"

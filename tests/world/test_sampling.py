@@ -1,28 +1,18 @@
-"""The shapes world: vocabulary, labels vs masks, determinism, concept renders."""
+"""The world as a probe (labels vs masks, determinism) and its concept renders (prototypical and hard)."""
 import numpy as np
 import pytest
 
 from neurodash import world
 from neurodash.world.render import BACKGROUND, render
-from neurodash.world.scenes import MAX_OBJECTS
+from neurodash.world.scenes import KIND_SLOTS, MAX_OBJECTS
 from neurodash.world.vocabulary import concepts
+
+ATTRS = "attributes"
 
 
 @pytest.fixture(scope="module")
 def probe():
     return world.sample(300, seed=3)
-
-
-def test_vocabulary_size_groups_and_unique_names():
-    names = world.vocabulary()
-    assert 40 <= len(names) <= 80
-    assert len(set(names)) == len(names)
-    groups = world.concept_groups()
-    assert sum(len(v) for v in groups.values()) == len(names)
-    for required in ("red", "star", "striped", "blue background", "left", "red circle", "striped square"):
-        assert required in names
-    assert {"shape", "colour", "texture", "position", "background colour", "colour+shape",
-            "texture+shape"} <= set(groups)
 
 
 def test_shapes_and_dtypes(probe):
@@ -36,19 +26,38 @@ def test_shapes_and_dtypes(probe):
 def test_label_present_iff_mask_non_empty(probe):
     _, labels, masks = probe
     np.testing.assert_array_equal(masks.any(axis=(2, 3)), labels)
+    assert labels.any()
 
 
-def test_every_concept_occurs_and_none_is_everywhere(probe):
-    _, labels, _ = probe
+def test_both_sets_label_the_same_images():
+    images, labels, masks = world.sample(200, seed=3, concept_set=ATTRS)
+    np.testing.assert_array_equal(images, world.sample(200, seed=3, masks=False)[0])
+    np.testing.assert_array_equal(masks.any(axis=(2, 3)), labels)
     rate = labels.mean(axis=0)
-    assert (rate > 0).all(), [n for n, r in zip(world.vocabulary(), rate) if r == 0]
+    assert (rate > 0).all(), [n for n, r in zip(world.vocabulary(ATTRS), rate) if r == 0]
     assert (rate < 0.8).all()
+
+
+def test_kinds_agree_with_their_attributes():
+    """An object kind is present iff one object has its shape, colour and texture: compare with
+    the attribute masks (independent columns of the other concept set)."""
+    _, kinds, kind_masks = world.sample(150, seed=4)
+    _, _, attr_masks = world.sample(150, seed=4, concept_set=ATTRS)
+    attrs = world.vocabulary(ATTRS)
+    for j, name in enumerate(world.vocabulary()):
+        texture, colour, shape = name.split()
+        inside = (attr_masks[:, attrs.index(texture)] & attr_masks[:, attrs.index(colour)]
+                  & attr_masks[:, attrs.index(shape)])
+        # pixel-wise the kind's mask is inside each of its attributes' masks ...
+        assert not (kind_masks[:, j] & ~inside).any(), name
+        # ... and where all three hold on one pixel, it is one object of that kind
+        np.testing.assert_array_equal(kind_masks[:, j], inside, err_msg=name)
 
 
 def test_masks_follow_the_rendered_pixels():
     """Independent check of masks against the scene: a single plain object's mask is exactly the
     pixels that differ from the (plain) background, and colour masks are pixels of that colour."""
-    names = world.vocabulary()
+    names = world.vocabulary(ATTRS)
     images, labels, masks = world.render_concept("plain", 40, seed=1)
     from neurodash.world.vocabulary import BG_COLOURS, COLOURS
     for img, lab, msk in zip(images, labels, masks):
@@ -62,16 +71,16 @@ def test_masks_follow_the_rendered_pixels():
             assert (exact & ~m).sum() == 0 or lab[names.index("noisy background")]
         bg_mask = msk[names.index(f"{bg_names[0]} background")]
         obj = np.zeros_like(bg_mask)
-        for j, concept in enumerate(concepts()):
+        for j, concept in enumerate(concepts(ATTRS)):
             if concept.group == "shape":
                 obj |= msk[j]
         np.testing.assert_array_equal(bg_mask, ~obj)  # each pixel is background or some shape
 
 
-def test_background_concepts_are_exclusive_and_objects_have_one_shape(probe):
-    _, labels, masks = probe
-    groups = world.concept_groups()
-    names = world.vocabulary()
+def test_background_concepts_are_exclusive_and_objects_have_one_shape():
+    _, labels, masks = world.sample(200, seed=3, concept_set=ATTRS)
+    groups = world.concept_groups(ATTRS)
+    names = world.vocabulary(ATTRS)
     bg_cols = [names.index(n) for n in groups["background colour"]]
     assert (labels[:, bg_cols].sum(axis=1) == 1).all()
     shape_cols = [names.index(n) for n in groups["shape"]]
@@ -106,37 +115,56 @@ def test_other_sizes_keep_labels_consistent(size):
     np.testing.assert_array_equal(masks.any(axis=(2, 3)), labels)
 
 
-def test_concept_renders_contain_their_concept_and_controls_do_not():
-    names = world.vocabulary()
-    for name in names:
+@pytest.mark.parametrize("concept_set", world.CONCEPT_SETS)
+def test_concept_renders_contain_their_concept_and_controls_do_not(concept_set):
+    names = world.vocabulary(concept_set)
+    for name in names[::8 if concept_set == "objects" else 3]:  # every shape, colour and texture
         j = names.index(name)
-        images, labels, masks = world.render_concept(name, 6, seed=0)
-        assert images.shape == (6, 64, 64, 3)
-        assert labels[:, j].all() and masks[:, j].any(axis=(1, 2)).all(), name
-        images, labels, masks = world.render_concept(name, 6, seed=0, negate=True)
+        for hard in (False, True):
+            images, labels, masks = world.render_concept(name, 4, seed=0, hard=hard)
+            assert images.shape == (4, 64, 64, 3)
+            assert labels[:, j].all() and masks[:, j].any(axis=(1, 2)).all(), name
+        images, labels, masks = world.render_concept(name, 4, seed=0, negate=True)
         assert not labels[:, j].any() and not masks[:, j].any(), name
 
 
-def test_concept_renders_are_forced_not_filtered():
-    """A rare compound must be shown on (almost) every candidate, not found by luck: the rendered
-    concept is the top object, so its mask is a sizeable blob."""
+def test_prototypical_renders_show_two_or_three_large_instances():
+    """Like a detector's top images: 2-3 visible large copies of the kind (counted on the scene's
+    owner map), against one for the hard render."""
     names = world.vocabulary()
-    j = names.index("checkered ring")
-    _, labels, masks = world.render_concept("checkered ring", 30, seed=4)
+    for name in ("checkered white ring", "plain red star", "dotted green cross", "striped blue triangle"):
+        j = names.index(name)
+        _, labels, masks, count = world.render_concept(name, 30, seed=4, instances=True)
+        assert labels[:, j].all()
+        assert set(count.tolist()) <= {2, 3} and {2, 3} <= set(count.tolist()), name
+        area = masks[:, j].sum(axis=(1, 2))
+        _, _, hard_masks, hard_count = world.render_concept(name, 30, seed=4, hard=True, instances=True)
+        assert (hard_count >= 1).all() and np.mean(hard_count == 1) > 0.9
+        hard_area = hard_masks[:, j].sum(axis=(1, 2))
+        assert area.min() >= 150 and area.mean() > 2 * hard_area.mean(), name
+
+
+def test_hard_renders_are_forced_not_filtered():
+    """A rare kind is shown on (almost) every candidate, not found by luck: the rendered kind is
+    the top object, so its mask is a sizeable blob."""
+    names = world.vocabulary()
+    j = names.index("checkered white ring")
+    _, labels, masks = world.render_concept("checkered white ring", 30, seed=4, hard=True)
     assert labels[:, j].all()
     assert masks[:, j].sum(axis=(1, 2)).min() >= 10
 
 
 def test_concept_render_deterministic_and_fresh():
-    a = world.render_concept("red circle", 5, seed=1)[0]
-    b = world.render_concept("red circle", 5, seed=1)[0]
-    c = world.render_concept("red circle", 5, seed=2)[0]
+    a = world.render_concept("plain red circle", 5, seed=1)[0]
+    b = world.render_concept("plain red circle", 5, seed=1)[0]
+    c = world.render_concept("plain red circle", 5, seed=2)[0]
+    d = world.render_concept("plain red circle", 5, seed=1, hard=True)[0]
     np.testing.assert_array_equal(a, b)
-    assert (a != c).any()
+    assert (a != c).any() and (a != d).any()
 
 
 def test_unknown_concept_names_valid_choices():
-    with pytest.raises(ValueError, match="red circle"):
+    with pytest.raises(ValueError, match="plain red circle"):
         world.render_concept("purple elephant", 3)
 
 
@@ -152,17 +180,20 @@ def test_owner_map_covers_every_pixel_once():
     images, owner = render(scenes, 64)
     assert owner.min() >= 0 and owner.max() <= BACKGROUND
     # the top object (slot 0) is never hidden: it is drawn last
-    assert ((owner == 0).sum(axis=(1, 2)) > 0).all()
+    assert ((owner == 0).sum(axis=(1, 2)) > 0)[scenes.active[:, 0]].all()
     assert scenes.active.sum(axis=1).max() <= MAX_OBJECTS
+    # distractors sit in their own slots and never take a kind shape
+    from neurodash.world.vocabulary import SHAPES
+    assert (scenes.shape[:, :KIND_SLOTS] < len(SHAPES)).all() and (scenes.shape[:, KIND_SLOTS:] >= len(SHAPES)).all()
 
 
 def test_mask_geometry_matches_the_scene():
     """Independent of the labelling code: a lone circle's mask has area pi r^2 and is centred on
     the scene's centre; a lone object's position flag matches where its mask is."""
-    scenes = world.scene_batch(400, seed=11)
-    _, labels, masks = world.sample(400, seed=11)
-    names = world.vocabulary()
-    lone = np.flatnonzero(scenes.active.sum(axis=1) == 1)
+    scenes = world.scene_batch(800, seed=11)
+    _, labels, masks = world.sample(800, seed=11, concept_set=ATTRS)
+    names = world.vocabulary(ATTRS)
+    lone = np.flatnonzero((scenes.active.sum(axis=1) == 1) & scenes.active[:, 0])
     circles = lone[scenes.shape[lone, 0] == 0]
     assert len(circles) >= 10
     size = 64
