@@ -26,8 +26,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from neurodash.cache import stable_hash
-from neurodash.imagefiles import ProbeError, read_image
+from neurodash.cache import HashMemo, stable_hash
+from neurodash.imagefiles import ProbeError, open_image, read_image
 
 META_COLUMNS = ("image", "split", "ih", "iw", "sh", "sw")
 MASK_BUDGET = 1 << 26  # bools per mask chunk: (images × concepts × pixels) kept under ~64 MB
@@ -127,15 +127,18 @@ class BrodenProbe:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def listing_hash(self) -> str:
+    def listing_hash(self, memo: HashMemo | None = None) -> str:
+        """index.csv, label.csv and every image and mask file by CONTENT (``memo`` skips files whose
+        inode, size, mtime and ctime are unchanged)."""
+        memo = memo or HashMemo()
         h = hashlib.sha256()
         for name in ("index.csv", "label.csv"):
             h.update((self.root / name).read_bytes())
         for row in self.rows:
             for rel in [row["image"]] + [v for c in self.categories for v in self._cell(row, c)
                                          if isinstance(v, str)]:
-                st = (self.root / "images" / rel).stat()
-                h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+                h.update(f"{rel}|{memo.digest(self.root / 'images' / rel)}\n".encode())
+        memo.save()
         return stable_hash({"probe": "broden", "root": str(self.root), "size": self.size,
                             "mask_size": self.mask_size, "files": h.hexdigest()})
 
@@ -165,7 +168,7 @@ class BrodenProbe:
                     continue
                 path = self.root / "images" / entry
                 try:
-                    with Image.open(path) as img:
+                    with open_image(path) as img:  # pixel budget checked before decoding
                         numbers = square_labels(decode_mask(np.asarray(img.convert("RGB"))), S)
                 except (OSError, ValueError) as err:
                     raise ProbeError(f"cannot read Broden mask {path}: {err}") from err

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -43,9 +46,49 @@ def square(img: Image.Image, size: int) -> np.ndarray:
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
-    with Image.open(path) as img:
+# Images are checked before they are decoded at full size: Image.open only reads the header, so a
+# 200-byte PNG claiming 1×100,000 pixels (or 30,000×30,000) is refused for the price of its header.
+PIXEL_BUDGET = 40_000_000  # 40 MP: a 7,000×5,700 photo; decoded RGB ≈ 120 MB
+MAX_ASPECT = 20.0          # a panorama is ~10:1; 1×30,000 strips only cost memory when resized
+Image.MAX_IMAGE_PIXELS = PIXEL_BUDGET  # Pillow's own guard (raises above twice this) as a backstop
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)  # we refuse those anyway
+
+
+class ImageRefused(ValueError):
+    """An image is refused before decoding (pixel budget or aspect ratio); the message says why."""
+
+
+def check_image_size(img: Image.Image) -> None:
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageRefused(f"has no pixels ({w}×{h})")
+    if w * h > PIXEL_BUDGET:
+        raise ImageRefused(f"too large: {w}×{h} = {w * h:,} pixels, the budget is {PIXEL_BUDGET:,}")
+    if max(w, h) / min(w, h) > MAX_ASPECT:
+        raise ImageRefused(f"extreme aspect ratio {w}×{h} (limit {MAX_ASPECT:g}:1)")
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike, size: int | None = None) -> Iterator[Image.Image]:
+    """A decoded image, checked against the pixel budget and aspect limit BEFORE decoding; JPEGs
+    are decoded at a reduced scale (``draft``) when ``size`` is much smaller than the file."""
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as err:  # Pillow's own guard fired first (> 2× budget)
+        raise ImageRefused(f"too large: {err}".split(", could be")[0]) from err
+    with opened as img:
+        check_image_size(img)
+        if size is not None and img.format == "JPEG":
+            img.draft("RGB", (size, size))
         img.load()
-        return square(to_rgb8(img), size)
+        yield img
+
+
+def read_image(path: str | os.PathLike, size: int) -> np.ndarray:
+    try:
+        with open_image(path, size) as img:
+            return square(to_rgb8(img), size)
+    except ImageRefused as err:
+        raise ProbeError(f"image {path} is refused: {err}") from err
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -17,8 +18,11 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from neurodash.cache import stable_hash
-from neurodash.imagefiles import ProbeError, read_image, square, to_rgb8  # noqa: F401 (re-exported)
+from neurodash.cache import HashMemo, stable_hash
+from neurodash.imagefiles import (ImageRefused, ProbeError, open_image, read_image, square,  # noqa: F401
+                                  to_rgb8)
+
+_IMAGE_MEMO = HashMemo()  # this process's memo of probe images' hashes (see FolderProbe.images)
 
 
 # ---- the shapes world -----------------------------------------------------------------------------
@@ -40,7 +44,7 @@ class WorldProbe:
     def __len__(self) -> int:
         return self.n
 
-    def listing_hash(self) -> str:
+    def listing_hash(self, memo=None) -> str:
         version = getattr(self.world, "WORLD_VERSION", getattr(self.world, "__version__", ""))
         return stable_hash({"probe": "world", "n": self.n, "seed": self.seed, "size": self.size,
                             "world_version": version, "vocabulary": self.label_names})
@@ -111,7 +115,7 @@ class ArrayProbe:
         for s in range(start, stop, batch):
             yield s, self._images[s:min(s + batch, stop)]
 
-    def listing_hash(self):
+    def listing_hash(self, memo=None):
         # the pixels are the listing: a cache keyed on it changes when the images do
         return "array:" + hashlib.sha256(np.ascontiguousarray(self._images).tobytes()).hexdigest()[:16]
 
@@ -155,16 +159,15 @@ class FolderProbe:
         if not self.root.is_dir():
             raise ProbeError(f"probe folder {self.root} does not exist or is not a folder")
         self.size = int(size)
-        self._candidates = sorted(
-            p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
-        )
-        self.report = FolderReport(str(self.root), n_files=len(self._candidates))
+        self._candidates, irregular = _scan(self.root)
+        self.report = FolderReport(str(self.root), n_files=len(self._candidates) + len(irregular))
+        self._digests: dict[str, str] = {}
         if files is None:
             files = self._validate(progress)
         else:
             self.report.skipped = [(f, "skipped in the cached scan") for f in
                                    sorted(set(self._candidates) - set(files))]
+        self.report.skipped += irregular
         if not files:
             raise ProbeError(f"no readable images in {self.root} ({self.report.summary()})")
         self.files = list(files)
@@ -188,10 +191,11 @@ class FolderProbe:
             try:
                 if path.stat().st_size == 0:
                     raise ValueError("empty file")
-                with Image.open(path) as img:
-                    img.load()
+                with open_image(path, self.size) as img:
                     to_rgb8(img)
                 kept.append(rel)
+            except ImageRefused as err:
+                self.report.skipped.append((rel, f"refused: {err}"))
             except UnidentifiedImageError:
                 self.report.skipped.append((rel, "not an image"))
             except ValueError as err:
@@ -206,18 +210,33 @@ class FolderProbe:
     def __len__(self) -> int:
         return len(self.files)
 
-    def listing_hash(self) -> str:
-        """Hash of every candidate file's (path, size, mtime): any change to the folder changes it."""
+    def listing_hash(self, memo: HashMemo | None = None) -> str:
+        """Hash of every candidate file's path and CONTENT (and the labels CSV's content): any change
+        to the folder changes it, a same-size replacement with the old mtime included. ``memo``
+        skips re-hashing files whose inode, size, mtime and ctime are unchanged."""
+        memo = memo or HashMemo()
         h = hashlib.sha256()
         for rel in self._candidates:
-            st = (self.root / rel).stat()
-            h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        csv_part = ""
-        if self.labels_csv:
-            st = self.labels_csv.stat()
-            csv_part = f"{self.labels_csv}|{st.st_size}|{st.st_mtime_ns}"
+            try:
+                digest = memo.digest(self.root / rel)
+            except OSError as err:
+                raise ProbeError(f"probe file {self.root / rel} cannot be read ({err.strerror or err}); "
+                                 "was the folder changed while it was scanned?") from err
+            self._digests[rel] = digest
+            h.update(f"{rel}|{digest}\n".encode())
+        csv_part = memo.digest(self.labels_csv) if self.labels_csv else ""
+        memo.save()
         return stable_hash({"probe": "folder", "root": str(self.root), "size": self.size,
                             "files": h.hexdigest(), "labels": csv_part})
+
+    def _checked_path(self, rel: str) -> Path:
+        """The path of a kept image; if the listing was hashed, the file must still hold those bytes
+        (a picture replaced after the workspace was computed is not shown beside old activations)."""
+        path = self.root / rel
+        want = self._digests.get(rel)
+        if want is not None and _IMAGE_MEMO.digest(path) != want:
+            raise ProbeError(f"image {path} changed since the workspace was computed; recompute it")
+        return path
 
     def images(self, ids) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -225,7 +244,7 @@ class FolderProbe:
         for j, i in enumerate(ids):
             if not 0 <= i < len(self.files):
                 raise IndexError(f"image id {i} outside the probe (0..{len(self.files) - 1})")
-            out[j] = read_image(self.root / self.files[i], self.size)
+            out[j] = read_image(self._checked_path(self.files[i]), self.size)
         return out
 
     def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
@@ -235,6 +254,26 @@ class FolderProbe:
         stop = len(self.files) if stop is None else min(stop, len(self.files))
         for s in range(start, stop, batch):
             yield s, self.images(np.arange(s, min(s + batch, stop)))
+
+
+def _scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """(regular files, sorted by relative path; [(path, reason)] of entries that are not): hidden
+    files are ignored; broken or looping links and FIFOs/sockets/devices are reported, not read."""
+    files, irregular = [], []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        try:
+            st = p.stat()
+        except OSError as err:
+            irregular.append((rel, f"unreadable: broken or looping link ({err.strerror})"))
+            continue
+        if stat.S_ISREG(st.st_mode):
+            files.append(rel)
+        elif not stat.S_ISDIR(st.st_mode):
+            irregular.append((rel, "not a regular file (FIFO, socket or device)"))
+    return sorted(files), sorted(irregular)
 
 
 def read_labels_csv(path: Path, files: list[str]) -> tuple[list[str], np.ndarray]:

@@ -33,6 +33,7 @@ DEFAULT_METRICS = ("iou", "recall", "precision", "auroc", "pearson")
 TOP_K = 20
 CORE_FILES = ("acts.npy", "concepts.npy", "topk_ids.npy", "topk_acts.npy", "topk_maps.npy",
               "top1_threshold.npy", "selectivity.npy")
+MASK_FILES = ("pixel_threshold.npy", "metrics/pixel_iou.npy")  # core too when the probe has masks
 
 
 class WorkspaceError(RuntimeError):
@@ -76,7 +77,11 @@ class Workspace:
         except CacheError as err:
             self.stale_reason = str(err)
             return
-        problems = self.cache.problems(required=CORE_FILES, only=CORE_FILES)
+        if not isinstance(meta, dict):
+            self.stale_reason = "meta.json is not an object"
+            return
+        core = CORE_FILES + (MASK_FILES if meta.get("has_masks") else ())
+        problems = self.cache.problems(required=core, only=core)
         if meta.get("fingerprint") != self.fingerprint(meta):
             problems.insert(0, "weights, probe or concepts changed since it was computed")
         if problems:
@@ -89,8 +94,9 @@ class Workspace:
     def fingerprint(self, meta: dict | None = None) -> str:
         """The hash meta.json must hold for the cache to be trusted (computed once per object)."""
         if self._fingerprint is None:
+            memo = cache_mod.hash_memo(self.root)
             self._fingerprint = fingerprint(self.recipe, self.root,
-                                            self.make_probe(meta).listing_hash(),
+                                            self.make_probe(meta).listing_hash(memo=memo),
                                             self.concept_set_names())
         return self._fingerprint
 
@@ -279,7 +285,7 @@ class Workspace:
                 self._arrays[name] = self.cache.read_array(name)
                 return self._arrays[name]
             except CacheError as err:
-                log.warning("%s; recomputing it", err)
+                self.cache.recomputed(name, err)
         scores = np.asarray(M.similarity(np.asarray(self.acts), self.concepts, M.METRICS[metric],
                                          alpha=alpha), dtype=np.float64)
         self.cache.write_array(name, scores)

@@ -65,7 +65,7 @@ def bootstrap(ws: WorkspaceView, neuron: int, *, metric: str, K: int = 100, seed
         try:
             return BEReport(**ws.cache.read_json(name))
         except (CacheError, TypeError) as err:
-            log.warning("%s; recomputing it", err)
+            ws.cache.recomputed(name, err)
     report = _compute(ws, neuron, metric, K, seed, t_eff, delta)
     if ws.cache is not None:
         ws.cache.write_json(name, report.to_json())

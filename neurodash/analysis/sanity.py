@@ -25,7 +25,7 @@ def sanity_report(ws: WorkspaceView, *, metrics=None, seed: int = 0) -> pd.DataF
         try:
             return pd.DataFrame(**ws.cache.read_json(name))
         except (CacheError, TypeError, ValueError) as err:
-            log.warning("%s; recomputing it", err)
+            ws.cache.recomputed(name, err)
     df = sanity.sanity_tests(np.asarray(ws.acts), ws.concepts, ground_truth_pairs(ws), metrics, seed=seed)
     if ws.cache is not None:
         ws.cache.write_json(name, df.to_dict(orient="split"))

@@ -11,7 +11,7 @@ import numpy as np
 
 from neurodash.protocol import ProbeView
 from neurodash.truth import ground_truth_metric
-from neurodash.cache import stable_hash
+from neurodash.cache import CacheError, stable_hash
 from neurodash.concepts import clip_activations
 from neurodash.progress import Progress, check, report, span
 from neurodash.sieve.hypothesize import hypothesize
@@ -37,8 +37,8 @@ def sieve_run(ws: ProbeView, *, generator: Any = "world", m: int = DEFAULT_M, se
     if store is not None and store.has(name):
         try:
             return store.read_json(name)
-        except Exception:
-            pass
+        except CacheError as err:
+            store.recomputed(name, err)
     clip = ws.clip() if clip is None else clip  # loaded only when the run is computed
     report(progress, 0.0, "Select")
     sel = select(ws.acts, beta, top=top)
@@ -91,8 +91,9 @@ def clip_concept_activations(ws: ProbeView, *, clip=None, progress: Optional[Pro
             arr = store.read_array(name)
             if arr.shape == (int(ws.n_images), len(ws.concept_names)):
                 return arr
-        except Exception:
-            pass
+            store.recomputed(name, CacheError(f"shape {arr.shape} does not fit the workspace"))
+        except CacheError as err:
+            store.recomputed(name, err)
     clip = ws.clip() if clip is None else clip
     text = np.asarray(clip.encode_texts(list(ws.concept_names)), dtype=np.float32)
     cos = np.zeros((int(ws.n_images), len(text)), np.float32)

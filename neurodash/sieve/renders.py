@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from neurodash.protocol import ProbeView
-from neurodash.cache import stable_hash
+from neurodash.cache import CacheError, stable_hash
 from neurodash.generate import Generator, get_generator
 from neurodash.progress import Progress, check, report, span
 
@@ -65,15 +65,17 @@ def render_activations(ws: ProbeView, concept: str, *, generator: Generator, m: 
             if acts.shape[0] == m:
                 report(progress, 1.0, f"{concept!r}: cached")
                 return acts
-        except Exception:  # a damaged cache file is recomputed, never trusted
-            pass
+            store.recomputed(acts_name, CacheError(f"{m} renders asked, {acts.shape[0]} cached"))
+        except CacheError as err:  # a damaged cache file is recomputed, never trusted
+            store.recomputed(acts_name, err)
     images = None
     if store is not None and store.has(render_name):
         try:
             info = store.read_json(f"sieve/renders/{key}.json")
             if info.get("full_size", False):  # a display-size copy would change the activations
                 images = store.read_array(render_name)
-        except Exception:
+        except (CacheError, AttributeError) as err:
+            store.recomputed(render_name, err)
             images = None
     if images is None:
         images = generator.render(concept, int(m), int(seed), progress=span(progress, 0.0, 0.9), cancel=cancel)
