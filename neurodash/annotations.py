@@ -3,11 +3,15 @@
 One JSON file per workspace recipe (``<root>/annotations/<recipe key>.json``). A recompute of the
 workspace never touches it. Every write takes a file lock, re-reads the file and changes only the
 neuron being edited, then replaces the file atomically: two sessions editing at once lose nothing.
+A file that cannot be read (not JSON, a list, records of the wrong shape) is never overwritten: it is
+renamed to ``<name>.corrupt-<UTC time>``, the fact is logged and kept in ``notices``, and triage
+starts from an empty record.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -17,6 +21,8 @@ import pandas as pd
 from filelock import FileLock
 
 from neurodash.cache import atomic_write_text
+
+log = logging.getLogger("neurodash")
 
 STATUSES = ("unreviewed", "interesting", "confirmed", "rejected", "needs-work")
 
@@ -41,17 +47,38 @@ class Annotations:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._lock = FileLock(str(self.path) + ".lock", timeout=30)
+        self.notices: list[str] = []  # what was recovered (a corrupt file set aside), for the UI/CLI
 
     def _read(self) -> dict[str, dict]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            problem = _shape_problem(data)
         except ValueError as err:
-            # Never overwrite a file we cannot parse: that would lose the user's notes.
-            raise ValueError(f"annotations file {self.path} is not valid JSON ({err}); "
-                             "fix or move it, nothing was changed") from err
-        return data.get("neurons", {})
+            problem = f"not valid JSON ({err})"
+        if problem is None:
+            return data.get("neurons", {})
+        self._set_aside(raw, problem)
+        return {}
+
+    def _set_aside(self, raw: bytes, problem: str) -> None:
+        """Keep an unreadable file as a backup (never overwrite the user's notes) and start afresh."""
+        with self._lock:
+            try:
+                if self.path.read_bytes() != raw:  # another process already set it aside
+                    return
+            except FileNotFoundError:
+                return
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            backup = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            os.replace(self.path, backup)
+        msg = (f"annotations file {self.path} was unreadable ({problem}); it is kept as {backup} "
+               "and triage notes start empty")
+        log.warning("%s", msg)
+        self.notices.append(msg)
 
     def get(self, neuron: int) -> Annotation:
         rec = self._read().get(str(int(neuron)))
@@ -91,6 +118,22 @@ class Annotations:
             if neurons.pop(str(int(neuron)), None) is not None:
                 atomic_write_text(self.path, json.dumps({"neurons": neurons}, indent=1,
                                                         sort_keys=True, ensure_ascii=False))
+
+
+def _shape_problem(data) -> str | None:
+    """Why parsed JSON is not an annotations file ({"neurons": {"<int>": {record}}}), or None."""
+    if not isinstance(data, dict):
+        return f"holds a {type(data).__name__}, not an object"
+    neurons = data.get("neurons", {})
+    if not isinstance(neurons, dict):
+        return "'neurons' is not an object"
+    for k, v in neurons.items():
+        if not k.lstrip("-").isdigit() or not isinstance(v, dict):
+            return f"record {k!r} is not a neuron's record"
+        if not isinstance(v.get("flags", []), list) or not isinstance(v.get("note", ""), str) \
+                or not isinstance(v.get("status", ""), str):
+            return f"record {k!r} has fields of the wrong type"
+    return None
 
 
 def _from_record(neuron: int, rec: dict) -> Annotation:

@@ -57,12 +57,23 @@ def parse_concept_lines(lines) -> list[str]:
     return out
 
 
+MAX_CONCEPT_FILE_BYTES = 50_000_000  # far above 20k words; /dev/zero or a disk image is refused
+
+
 def read_concept_file(path) -> list[str]:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConceptError(f"concept file {path} is a directory, not a text file")
+    if not path.exists():
+        raise ConceptError(f"concept file {path} does not exist")
+    if not path.is_file():
+        raise ConceptError(f"concept file {path} is not a regular file")
+    if path.stat().st_size > MAX_CONCEPT_FILE_BYTES:
+        raise ConceptError(f"concept file {path} is larger than {MAX_CONCEPT_FILE_BYTES:,} bytes")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as err:
-        raise ConceptError(f"concept file {path} does not exist") from err
+    except OSError as err:
+        raise ConceptError(f"concept file {path} cannot be read ({err.strerror or err})") from err
     except UnicodeDecodeError as err:
         raise ConceptError(f"concept file {path} is not UTF-8 text ({err.reason})") from err
     names = parse_concept_lines(text.splitlines())
@@ -186,10 +197,17 @@ def load_clip_source(source: str, weights=None):
     its architecture) or "open_clip:<arch>" (weights: a local checkpoint)."""
     if source == "clip":
         from neurodash.world import clip as world_clip
+        if weights is not None:
+            from neurodash.models import ModelError, load_state_dict_file
+            try:
+                load_state_dict_file(weights)  # refuses pickles, .npz, folders, naming the file
+            except ModelError as err:
+                raise ConceptError(f"--clip-weights: {err}") from err
         try:
             model, _, tokenizer = world_clip.load_clip(weights)
-        except (FileNotFoundError, ValueError) as err:
-            raise ConceptError(str(err).splitlines()[0]) from err
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            where = f"CLIP weights {weights}: " if weights is not None else ""
+            raise ConceptError(where + str(err).splitlines()[0]) from err
         return model.eval(), tokenizer
     if source.startswith("open_clip:"):
         from neurodash.models import load_open_clip

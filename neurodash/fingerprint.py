@@ -14,13 +14,24 @@ from neurodash import cache as cache_mod
 from neurodash.recipe import Recipe, RecipeError
 
 
+def input_hash(path, root: Path, what: str) -> str:
+    """Content hash of an input file (memo keyed by inode, size, mtime and ctime; see cache)."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise RecipeError(f"{what} {p} is a directory, not a file")
+    if not p.is_file():
+        raise RecipeError(f"{what} {p} does not exist" if not p.exists() else
+                          f"{what} {p} is not a regular file")
+    return cache_mod.memo_file_sha256(p, root)
+
+
 def weights_identity(recipe: Recipe, root: Path) -> str:
     """Content hash of the model weights the recipe loads ("random" for a random init)."""
     r = recipe
     if r.weights == "random":
         return "random"
     if r.weights:
-        return cache_mod.memo_file_sha256(r.weights, root)
+        return input_hash(r.weights, root, "weights file") + _config_hash(r.model, root)
     if r.model == "shapes-cnn":
         from neurodash.world import cnn
         return cache_mod.memo_file_sha256(cnn.CNN_WEIGHTS, root)
@@ -43,7 +54,7 @@ def clip_identity(recipe: Recipe, root: Path) -> str:
     src = recipe.concept_source
     if src == "clip":
         if recipe.clip_weights:
-            return cache_mod.memo_file_sha256(recipe.clip_weights, root)
+            return input_hash(recipe.clip_weights, root, "CLIP weights file")
         return tiny_clip_identity(root)
     if src.startswith("open_clip:"):
         from neurodash.models import pretrained_file
@@ -51,7 +62,14 @@ def clip_identity(recipe: Recipe, root: Path) -> str:
         if not path:
             raise RecipeError(f"concept source {src} needs a pretrained tag ({src}/<tag>) or "
                               "--clip-weights FILE")
-        return cache_mod.memo_file_sha256(path, root)
+        return input_hash(path, root, "CLIP weights file") + _config_hash(src, root)
+    return ""
+
+
+def _config_hash(model: str, root: Path) -> str:
+    """The content of an open_clip model-config JSON named by path (its numbers depend on it)."""
+    if model.startswith("open_clip:") and model.endswith(".json"):
+        return ":" + input_hash(model.split(":", 1)[1], root, "open_clip model config")
     return ""
 
 

@@ -92,8 +92,15 @@ def make_to_input(size: int, device: torch.device) -> Callable[[np.ndarray], tor
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict from .safetensors or a torch file read with weights_only=True (no unpickling)."""
     path = Path(path).expanduser()
-    if not path.is_file():
+    if path.is_dir():
+        raise ModelError(f"weights file {path} is a directory, not a file")
+    if not path.exists():
         raise ModelError(f"weights file {path} does not exist")
+    if not path.is_file():
+        raise ModelError(f"weights file {path} is not a regular file")
+    if path.suffix.lower() == ".npz":
+        raise ModelError(f"weights file {path} is a numpy .npz archive, which neurodash does not read; "
+                         "save the state dict as .safetensors")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
         try:
@@ -104,9 +111,9 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         try:
             sd = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as err:  # UnpicklingError, RuntimeError, EOFError...
-            raise ModelError(f"{path} cannot be loaded safely with torch.load(weights_only=True) "
-                             f"({type(err).__name__}: {str(err).splitlines()[0][:200]}); save a "
-                             "plain state dict or a .safetensors file") from err
+            raise ModelError(f"weights file {path} cannot be loaded safely: {_unpickle_reason(err)}; "
+                             "neurodash reads only .safetensors files or plain state dicts of "
+                             "tensors (torch.load with weights_only=True)") from err
     # Unwrap the usual training-script containers.
     for key in ("state_dict", "model", "model_state_dict", "module"):
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
@@ -116,6 +123,16 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return sd
+
+
+def _unpickle_reason(err: Exception) -> str:
+    """torch's reason without its advice to retry with weights_only=False (never safe here)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    for ln in lines:
+        if "WeightsUnpickler error" in ln or "Unsupported global" in ln:
+            return ln.split("WeightsUnpickler error:")[-1].strip()[:200] + " (a pickled object)"
+    first = next((ln for ln in lines if "weights_only" not in ln and "trust" not in ln), "")
+    return f"{type(err).__name__}: {first[:200]}" if first else type(err).__name__
 
 
 def _load_into(module: nn.Module, sd: dict, source: Path) -> None:
@@ -333,10 +350,13 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
         net, size = module, int(getattr(world, "IMAGE_SIZE", 64))
     elif name == "tiny-clip":
         from neurodash.world import clip as world_clip
+        if weights is not None:
+            load_state_dict_file(weights)  # refuses pickles, .npz, folders with the file's name
         try:
             model, _, _ = world_clip.load_clip(weights)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
-            raise ModelError(str(err).splitlines()[0]) from err
+            where = f"tiny-clip weights {weights}: " if weights is not None else ""
+            raise ModelError(where + str(err).splitlines()[0]) from err
         module, size = _clip_tower(model)
         net = module.net
         weights_path = None if weights is None else Path(weights).resolve()

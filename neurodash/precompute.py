@@ -38,7 +38,12 @@ def precompute(ws: Workspace, progress: Progress | None = None, cancel=None, *, 
         if ws.stale_reason:
             report(progress, 0.0, f"recomputing: the cache did not match ({ws.stale_reason})")
         t0 = time.perf_counter()
-        sharded = _build(ws, progress, cancel, batch, runner, shards)
+        try:
+            sharded = _build(ws, progress, cancel, batch, runner, shards)
+        except BaseException:
+            ws.cache.remove()  # a failed or cancelled build leaves nothing behind
+            ws.forget()
+            raise
         ws.check()
         if not ws.is_ready():
             raise CacheError(f"cache {ws.cache.path} failed its own check after writing: "
@@ -58,14 +63,15 @@ def selectivity(acts: np.ndarray) -> np.ndarray:
 
 
 def _build(ws: Workspace, progress, cancel, batch: int, runner=None, shards: int = 4):
-    ws.cache.clear()
     ws.forget()
     report(progress, 0.01, f"loading {ws.recipe.model}")
+    # every input is read (and refused, with its message) before the old cache is touched
     reader = ws.reader
     probe = ws.make_probe(progress=span(progress, 0.02, 0.05))
     fingerprint = ws.fingerprint()
     n = len(probe)
     names = ws.concept_set_names()
+    ws.cache.clear()
     n_neurons, map_shape = extract_mod.probe_shape(reader, probe)
     # pixel IoU's columns are the probe's mask channels: only when they are the concepts, in order
     with_masks = (probe.has_masks and ws.recipe.concept_source == "ground_truth"

@@ -49,7 +49,8 @@ class Workspace:
         self.root = root
         self.cache = CacheDir(root / "workspaces" / recipe.key())
         self.annotations = Annotations(root / "annotations" / f"{recipe.key()}.json")
-        self.lock = FileLock(str(self.cache.path) + ".lock", timeout=-1)
+        # lock files live apart, so a failed build leaves no trace under workspaces/
+        self.lock = FileLock(str(root / "locks" / f"{recipe.key()}.lock"), timeout=-1)
         self._meta: dict | None = None
         self._fingerprint: str | None = None
         self._loaded = None

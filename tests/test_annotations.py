@@ -23,12 +23,14 @@ def test_update_merges_fields(tmp_path):
         a.update(1, status="maybe")
 
 
-def test_unreadable_file_is_never_overwritten(tmp_path):
+def test_unreadable_file_is_set_aside_not_overwritten(tmp_path):
     p = tmp_path / "ann.json"
     p.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        Annotations(p).update(1, note="x")
-    assert p.read_text() == "{not json"
+    a = Annotations(p)
+    a.update(1, note="x")
+    backups = list(tmp_path.glob("ann.json.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == "{not json"
+    assert a.get(1).note == "x" and "not valid JSON" in a.notices[0] and str(backups[0]) in a.notices[0]
 
 
 def _writer(path, worker, n):

@@ -49,6 +49,10 @@ class NeuronCard:
 
 def neuron_card(ws: WorkspaceView, neuron: int, *, metrics=None, top_concepts: int = 5,
                 delta: float = 0.05) -> NeuronCard:
+    if isinstance(top_concepts, bool) or not isinstance(top_concepts, (int, np.integer)) or top_concepts < 1:
+        raise ValueError(f"top_concepts must be an integer ≥ 1; got {top_concepts!r}")
+    if not (isinstance(delta, (int, float)) and 0.0 < float(delta) < 1.0):  # nan fails too
+        raise ValueError(f"delta must lie strictly between 0 and 1; got {delta!r}")
     neuron = ws.neuron(neuron)
     metrics = list(metrics or ws.default_metrics())
     ids, acts, maps = ws.top_images(neuron, TOP_K)

@@ -71,7 +71,14 @@ def empirical_interval(ws: ProbeView, neuron: int, metric: str, idx, delta: floa
 
 
 def concept_scores(ws: ProbeView, neuron: int, metric: str, idx, scores, delta: float) -> list[ConceptScore]:
-    """ConceptScore of the concepts `idx` for one neuron, `scores` its row of the metric matrix."""
+    """ConceptScore of the concepts `idx` for one neuron, `scores` its row of the metric matrix.
+    A score that is undefined (nan: e.g. a neuron that never varies) has no band either."""
+    return [c if math.isfinite(c.score) else
+            ConceptScore(c.concept, c.index, math.nan, math.nan, math.nan, math.nan, c.band_kind)
+            for c in _concept_scores(ws, neuron, metric, idx, scores, delta)]
+
+
+def _concept_scores(ws, neuron, metric, idx, scores, delta) -> list[ConceptScore]:
     names = ws.concept_names
     idx = np.asarray(idx, dtype=int)
     if has_rate(metric):

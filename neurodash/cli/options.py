@@ -13,6 +13,66 @@ import numpy as np
 from neurodash.recipe import Recipe, recipe_fields
 
 
+# ---- value checks: a bad value is a clear argparse error (exit 2), never silently replaced ------
+
+def _number(text: str, kind):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1; got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 0; got {text}")
+    return value
+
+
+def open_unit(text: str) -> float:
+    """A probability-like level strictly between 0 and 1 (δ, confidence, a top fraction)."""
+    value = _number(text, float)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1; got {text}")
+    return value
+
+
+def unit(text: str) -> float:
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1]; got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text}")
+    return value
+
+
+def metric_list(text: str) -> list[str]:
+    """Comma-separated metric names, each known (the registry's, or pixel_iou)."""
+    from neurodash.stats.metrics import METRICS
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    known = list(METRICS) + ["pixel_iou"]
+    bad = [m for m in names if m not in known]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"unknown metric(s) {', '.join(bad) or repr(text)}; choose "
+                                         f"from {', '.join(known)}")
+    return names
+
+
 def _flag(field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
@@ -25,7 +85,7 @@ def add_workspace_options(p: argparse.ArgumentParser) -> None:
         kw = {"dest": f.name, "default": None if f.default is MISSING else f.default,
               "help": meta.get("help", "")}
         if meta.get("widget") == "number":
-            kw["type"] = int
+            kw["type"] = positive_int if (meta.get("minimum") or 0) >= 1 else nonnegative_int
         if meta.get("choices"):
             kw["choices"] = list(meta["choices"])
         g.add_argument(_flag(f), **kw)

@@ -24,7 +24,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                     "with a binomial interval, a control concept's AR and the verdict.")
     options.add_workspace_options(p)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--neuron", type=int, help="neuron (channel) index")
+    what.add_argument("--neuron", type=options.nonnegative_int, help="neuron (channel) index")
     what.add_argument("--layer-table", action="store_true",
                       help="mean AR per explanation source over the layer (the SIEVE paper's main table)")
     p.add_argument("--concept", default=None, help="the concept to verify (with --neuron)")
@@ -34,17 +34,18 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="diffusers pipeline directory or a model id (Hugging Face cache; downloads "
                         "when missing and online, never with --offline)")
     p.add_argument("--template", default="a photo of {}", help="prompt template for diffusers")
-    p.add_argument("--steps", type=int, default=25, help="diffusers inference steps")
-    p.add_argument("--batch-size", type=int, default=4, help="diffusers images per batch")
-    p.add_argument("--m", type=int, default=DEFAULT_M, help=f"images rendered per concept (default {DEFAULT_M})")
+    p.add_argument("--steps", type=options.positive_int, default=25, help="diffusers inference steps")
+    p.add_argument("--batch-size", type=options.positive_int, default=4, help="diffusers images per batch")
+    p.add_argument("--m", type=options.positive_int, default=DEFAULT_M,
+                   help=f"images rendered per concept (default {DEFAULT_M})")
     p.add_argument("--hard-render", action="store_true",
                    help="world generator: one instance of the concept per render instead of 2-3 large ones")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--seed", type=options.nonnegative_int, default=0)
+    p.add_argument("--threshold", type=options.unit, default=None,
                    help="AR to keep a hypothesis (default: mean AR of SIEVE's hypotheses on the layer)")
-    p.add_argument("--beta", type=float, default=10.0, help="Select: P99/median must exceed this")
-    p.add_argument("--confidence", type=float, default=0.95, help="level of the AR interval")
-    p.add_argument("--top-fraction", type=float, default=0.01,
+    p.add_argument("--beta", type=options.positive_float, default=10.0, help="Select: P99/median must exceed this")
+    p.add_argument("--confidence", type=options.open_unit, default=0.95, help="level of the AR interval")
+    p.add_argument("--top-fraction", type=options.open_unit, default=0.01,
                    help="a render counts when it beats the neuron's top-fraction probe activation "
                         "(0.01: the paper's top 1%%)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")

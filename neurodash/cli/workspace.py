@@ -19,31 +19,31 @@ def register(sub) -> None:
 
     s = sub.add_parser("report", help="everything the neuron page shows, for one neuron")
     options.add_workspace_options(s)
-    s.add_argument("--neuron", type=int, required=True)
+    s.add_argument("--neuron", type=options.nonnegative_int, required=True)
     out = s.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object on stdout")
     out.add_argument("--csv", nargs="?", const="-", default=None, help="concept rows as CSV (file or -)")
-    s.add_argument("--metrics", default=None, help="comma-separated metric names")
-    s.add_argument("--top-concepts", type=int, default=5)
-    s.add_argument("--delta", type=float, default=0.05)
+    s.add_argument("--metrics", type=options.metric_list, default=None, help="comma-separated metric names")
+    s.add_argument("--top-concepts", type=options.positive_int, default=5)
+    s.add_argument("--delta", type=options.open_unit, default=0.05, help="δ of the bands (0 < δ < 1)")
     s.add_argument("--be", action="store_true", help="add the bootstrap ensemble (BE) report")
-    s.add_argument("--be-metric", default="iou")
-    s.add_argument("--K", type=int, default=100, help="bootstrap resamples")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--be-metric", default="iou", choices=list(M.METRICS))
+    s.add_argument("--K", type=options.positive_int, default=100, help="bootstrap resamples")
+    s.add_argument("--seed", type=options.nonnegative_int, default=0)
     s.add_argument("--no-sanity", action="store_true", help="skip the sanity tests")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("layer", help="the layer table (CSV, or JSON records)")
     options.add_workspace_options(s)
-    s.add_argument("--metrics", default=None)
-    s.add_argument("--delta", type=float, default=0.05)
+    s.add_argument("--metrics", type=options.metric_list, default=None, help="comma-separated metric names")
+    s.add_argument("--delta", type=options.open_unit, default=0.05, help="δ of the bands (0 < δ < 1)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--csv", default=None, help="output file (default stdout)")
-    s.add_argument("--flag-metric", default=None,
+    s.add_argument("--flag-metric", default=None, choices=list(M.METRICS),
                    help="metric of the automatic triage flags (default: the first of --metrics)")
     s.add_argument("--be", action="store_true", help="add BE over the layer to the flags' evidence (slower)")
-    s.add_argument("--K", type=int, default=100, help="BE resamples (with --be)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--K", type=options.positive_int, default=100, help="BE resamples (with --be)")
+    s.add_argument("--seed", type=options.nonnegative_int, default=0)
     s.set_defaults(func=cmd_layer)
 
 
@@ -106,7 +106,7 @@ def _print_report(rep: dict, layer: str) -> None:
 
 def cmd_report(args) -> int:
     ws = options.open_workspace(args)
-    metrics = args.metrics.split(",") if args.metrics else None
+    metrics = args.metrics
     rep = neuron_report(ws, args.neuron, metrics=metrics, top_concepts=args.top_concepts,
                         delta=args.delta, be=args.be, K=args.K, seed=args.seed,
                         be_metric=args.be_metric, sanity=not args.no_sanity)
@@ -149,9 +149,8 @@ def layer_with_flags(ws, *, metrics=None, delta=0.05, flag_metric=None, be=False
 
 def cmd_layer(args) -> int:
     ws = options.open_workspace(args)
-    metrics = args.metrics.split(",") if args.metrics else None
-    df = layer_with_flags(ws, metrics=metrics, delta=args.delta, flag_metric=args.flag_metric, be=args.be,
-                          K=args.K, seed=args.seed)
+    df = layer_with_flags(ws, metrics=args.metrics, delta=args.delta, flag_metric=args.flag_metric,
+                          be=args.be, K=args.K, seed=args.seed)
     if args.json:
         print(json.dumps(options.clean(df.to_dict(orient="records")), ensure_ascii=False))
     else:
