@@ -134,3 +134,38 @@ class ColourClip:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+
+
+# ---- corrupting files the way real life does (tests/reliability) ------------------------------------
+
+def keep_stamp(path, write):
+    """Run ``write()`` on ``path`` and put its old mtime (and atime) back, as `cp -p`, `rsync -a`,
+    tar or `touch -d` do: size and mtime then match the original, only ctime (and the bytes) differ."""
+    import os
+    st = os.stat(path)
+    write()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+
+
+def corrupt_same_size(path) -> None:
+    """Change bytes of a file without changing its size or mtime: for JSON a digit becomes another
+    digit (still valid JSON, a silently different number), for anything else the last 8 bytes flip."""
+    from pathlib import Path
+    path = Path(path)
+    raw = bytearray(path.read_bytes())
+    if path.suffix == ".json":
+        i = next(i for i in range(len(raw) - 1, -1, -1) if chr(raw[i]).isdigit())
+        raw[i] = ord("7") if raw[i] != ord("7") else ord("3")
+    else:
+        for i in range(1, min(9, len(raw))):
+            raw[-i] ^= 0x5A
+    keep_stamp(path, lambda: path.write_bytes(bytes(raw)))
+
+
+def same_size_replacement(path, new_bytes: bytes) -> None:
+    """Overwrite ``path`` in place with other bytes of the same size, keeping its mtime."""
+    from pathlib import Path
+    path = Path(path)
+    assert len(new_bytes) == path.stat().st_size
+    keep_stamp(path, lambda: path.write_bytes(new_bytes))
