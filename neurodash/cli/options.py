@@ -182,6 +182,13 @@ def build_workspace(args, *, compute: bool = True):
     return ws, sharded
 
 
+def print_notices(ws) -> None:
+    """Say on stderr what was recovered while the command ran (cached files that failed their
+    checksum and were recomputed, a corrupt annotations file set aside)."""
+    for msg in [*ws.cache.notices, *ws.annotations.notices]:
+        print(f"note: {msg}", file=sys.stderr)
+
+
 def clean(obj):
     """JSON-safe: nan/inf become null, numpy scalars/arrays become Python values."""
     if isinstance(obj, dict):

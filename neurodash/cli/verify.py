@@ -82,6 +82,7 @@ def cmd_verify(args) -> int:
                                beta=args.beta, top_fraction=args.top_fraction, progress=bar)
     finally:
         bar.close()
+    options.print_notices(ws)
     if args.layer_table:
         out = {"workspace": ws.recipe.to_dict(), **table.attrs, "rows": table.to_dict(orient="records")}
         if args.json:

@@ -58,6 +58,7 @@ def cmd_precompute(args) -> int:
     report = ws.meta.get("probe_report")
     if report:
         print(report)
+    options.print_notices(ws)
     return 0
 
 
@@ -117,6 +118,7 @@ def cmd_report(args) -> int:
         _write_csv(pd.DataFrame(_report_rows(rep)), args.csv)
     else:
         _print_report(rep, ws.layer)
+    options.print_notices(ws)
     return 0
 
 
@@ -155,4 +157,5 @@ def cmd_layer(args) -> int:
         print(json.dumps(options.clean(df.to_dict(orient="records")), ensure_ascii=False))
     else:
         _write_csv(df, args.csv)
+    options.print_notices(ws)
     return 0
