@@ -2,11 +2,13 @@
 (the CLI's `report --csv` / `layer`, the UI's download buttons).
 
 A cell (or header) that is text starting with ``= + - @`` or a tab / carriage return is prefixed
-with an apostrophe (OWASP's advice for CSV injection); numbers stay numbers.
+with an apostrophe (OWASP's advice for CSV injection); numbers stay numbers. Text fields are
+quoted, so a carriage return inside a note cannot split a row.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -36,7 +38,7 @@ def to_csv(df: pd.DataFrame, target=None, *, index: bool = False) -> str | None:
     safe = safe_frame(df)
     if target is None:
         buf = io.StringIO()
-        safe.to_csv(buf, index=index)
+        safe.to_csv(buf, index=index, quoting=csv.QUOTE_NONNUMERIC)
         return buf.getvalue()
-    safe.to_csv(target, index=index)
+    safe.to_csv(target, index=index, quoting=csv.QUOTE_NONNUMERIC)
     return None
