@@ -136,3 +136,39 @@ def listing(kind: str, roots) -> list[Found]:
 def _found(kind: str, path: Path, root: Path) -> Found:
     rel = path.relative_to(root).as_posix()
     return Found(kind, path.resolve(), f"{root.name}/{rel}" if rel != "." else root.name)
+
+
+# ---- a Recipe from the browser --------------------------------------------------------------------
+
+# Recipe fields that name files or folders (values that are not paths are left alone: "world",
+# "imagenet", "random", None) and what each must be.
+PATH_FIELDS = {"probe": "dir", "concept_set": "file", "weights": "file", "clip_weights": "file",
+               "labels_csv": "file"}
+NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet"), "weights": ("random",)}
+
+
+def recipe_paths(recipe) -> dict[str, str]:
+    """field -> path of every file or folder a Recipe names (an open_clip config JSON included)."""
+    out = {}
+    for name in PATH_FIELDS:
+        value = getattr(recipe, name, None)
+        if value not in (None, "") and value not in NOT_PATHS.get(name, ()):
+            out[name] = str(value)
+    for name in ("model", "concept_source"):
+        value = str(getattr(recipe, name, "") or "")
+        if value.startswith("open_clip:") and value.endswith(".json"):
+            out[name] = value.split(":", 1)[1]
+    return out
+
+
+def confine_recipe(recipe, roots) -> None:
+    """RootError unless every path the Recipe names lies inside ``roots`` (and is a folder for the
+    probe, a file otherwise): what the browser may ask for."""
+    for name, path in recipe_paths(recipe).items():
+        try:
+            p = confined(path, roots)
+        except RootError as err:
+            raise RootError(f"{name}: {err}") from None
+        want = PATH_FIELDS.get(name, "file")
+        if (want == "dir") != p.is_dir():
+            raise RootError(f"{name}: {path!r} is not a {'folder' if want == 'dir' else 'file'}")

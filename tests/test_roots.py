@@ -85,3 +85,19 @@ def test_listing_is_bounded(tree, monkeypatch):
     assert "deep.txt" not in [f.path.name for f in roots.listing("concepts", [data.resolve()])]
     monkeypatch.setattr(roots, "MAX_ENTRIES", 2)
     assert len(roots.listing("concepts", [data.resolve()])) <= 1
+
+
+def test_confine_recipe_checks_every_path_field(tree, tmp_path):
+    from neurodash.recipe import Recipe
+    data, outside = tree
+    allowed = roots.allowed_roots(env=str(data), home=data)
+    ok = Recipe(probe=str(data / "probes" / "cats"), concept_set=str(data / "concepts.txt"),
+                concept_source="clip", labels_csv=str(data / "labels.csv"))
+    roots.confine_recipe(ok, allowed)
+    roots.confine_recipe(Recipe(), allowed)  # world / world / no files: nothing to check
+    for bad in [Recipe(concept_set="/etc/passwd", concept_source="clip"), Recipe(probe="/"),
+                Recipe(probe=str(data / "concepts.txt")), Recipe(weights=str(outside / "secret.txt")),
+                Recipe(clip_weights=str(outside / "secret.txt"), concept_source="clip"),
+                Recipe(model="open_clip:/etc/cfg.json", layer="x", weights=str(data / "w.safetensors"))]:
+        with pytest.raises(roots.RootError):
+            roots.confine_recipe(bad, allowed)
