@@ -185,7 +185,8 @@ def build_workspace(args, *, compute: bool = True):
 def print_notices(ws) -> None:
     """Say on stderr what was recovered while the command ran (cached files that failed their
     checksum and were recomputed, a corrupt annotations file set aside)."""
-    for msg in [*ws.cache.notices, *ws.annotations.notices]:
+    sources = (getattr(ws, "cache", None), getattr(ws, "annotations", None))
+    for msg in [m for src in sources if src is not None for m in getattr(src, "notices", [])]:
         print(f"note: {msg}", file=sys.stderr)
 
 
