@@ -1,0 +1,88 @@
+"""The browser's file and folder choices: lists of what lies under the allowed data roots, never a
+typed path. A URL value naming a path outside the roots is refused with a text message.
+
+Roots (`neurodash.roots`): ``streamlit run app.py -- --data-root DIR`` (repeatable),
+``NEURODASH_DATA`` (os.pathsep-separated), the cache home and the shipped assets.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import streamlit as st
+
+from neurodash import roots
+from neurodash.ui.safe_text import esc
+
+# Recipe field -> the kind of file a picker lists for it; values that are not paths come first.
+KIND = {"probe": "probe", "concept_set": "concepts", "weights": "weights", "clip_weights": "weights",
+        "labels_csv": "labels"}
+NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet"), "weights": ("", "random"),
+             "clip_weights": ("",), "labels_csv": ("",)}
+
+
+def is_path_field(field: str) -> bool:
+    return field in KIND
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _allowed(argv: tuple[str, ...], env: str, home: str | None) -> list[str]:
+    return [str(p) for p in roots.allowed_roots(roots.parse_data_roots(list(argv)), home=home, env=env)]
+
+
+def allowed_roots() -> list:
+    """The allowed roots of this server (re-read every 30 s: the operator may add folders)."""
+    import os
+    from pathlib import Path
+
+    from neurodash.ui import loaders
+    return [Path(p) for p in _allowed(tuple(sys.argv[1:]), os.environ.get(roots.ENV, ""), loaders.home())]
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _listing(kind: str, allowed: tuple[str, ...]) -> list[tuple[str, str]]:
+    from pathlib import Path
+    return [(str(f.path), f.label) for f in roots.listing(kind, [Path(r) for r in allowed])]
+
+
+def choices(field: str, current=None) -> tuple[list[str], dict[str, str]]:
+    """(options, labels) of a path field's picker: the non-path values, then what the roots hold;
+    the current value is kept only when it lies inside the roots."""
+    allowed = allowed_roots()
+    found = _listing(KIND[field], tuple(str(r) for r in allowed))
+    options = list(NOT_PATHS[field]) + [p for p, _ in found]
+    labels = {p: label for p, label in found}
+    labels.update({"": "(none)"})
+    cur = "" if current is None else str(current)
+    if cur and cur not in options and roots.is_inside(cur, allowed):
+        options.append(cur)
+        labels[cur] = cur
+    return options, labels
+
+
+def url_value(field: str, value: str):
+    """A path field's value from the URL if it is allowed, else None with a text message."""
+    if value in NOT_PATHS.get(field, ()):
+        return value
+    try:
+        path = roots.confined(value, allowed_roots())
+    except roots.RootError:
+        st.error(f"The link's {esc(field)} is refused: {esc(value)} is not under the data roots this "
+                 "server allows; pick one from the list instead.")
+        return None
+    if (field == "probe") != path.is_dir():
+        st.error(f"The link's {esc(field)} is refused: {esc(value)} is not a "
+                 f"{'folder' if field == 'probe' else 'file'}.")
+        return None
+    return str(path)
+
+
+def recipe_allowed(recipe, *, say: bool = True) -> bool:
+    """True when every path the recipe names lies inside the roots (else a text message)."""
+    try:
+        roots.confine_recipe(recipe, allowed_roots())
+    except roots.RootError as err:
+        if say:
+            st.error(f"This workspace is refused: {esc(err)}")
+        return False
+    return True
