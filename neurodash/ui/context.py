@@ -15,7 +15,8 @@ import streamlit as st
 
 from neurodash.recipe import Recipe, recipe_fields
 from neurodash.stats import metrics as _metrics
-from neurodash.ui import loaders, params
+from neurodash.ui import loaders, params, pickers
+from neurodash.ui.safe_text import esc
 from neurodash.ui.widgets import guard, progress_callback
 from neurodash.workspace import Workspace
 
@@ -125,6 +126,15 @@ def _field_widget(sb, field: str, known: list[Recipe]) -> None:
     """The widget a Recipe field's metadata asks for (model and layer are drawn by the caller)."""
     meta = FIELDS[field].metadata
     key = params.state_key(field)
+    if pickers.is_path_field(field):  # files and folders: only what the allowed roots hold
+        options, labels = pickers.choices(field, st.session_state.get(key))
+        if st.session_state.get(key) is None:
+            st.session_state[key] = ""
+        if st.session_state[key] not in options:
+            st.session_state[key] = options[0]
+        sb.selectbox(meta["label"], options, key=key, format_func=lambda v: labels.get(v, v),
+                     help=meta["help"] + " (listed from the data roots this server allows)")
+        return
     if meta["widget"] == "number":
         sb.number_input(meta["label"], min_value=meta["minimum"], step=1, key=key, help=meta["help"])
     elif meta["widget"] == "text":
@@ -141,10 +151,15 @@ def _apply_pending(base: Recipe) -> None:
     incoming = {**params.seed_from_url(RECIPE_FIELDS + list(VIEW_FIELDS)), **params.take_requests()}
     for field, value in incoming.items():
         if field in RECIPE_FIELDS:
+            if pickers.is_path_field(field):
+                value = pickers.url_value(field, str(value))
+                if value is None:
+                    continue
             try:
                 st.session_state[params.state_key(field)] = _coerce(field, value)
             except ValueError:
-                st.error(f"The link's {field}={value!r} is not valid; using {getattr(base, field)!r}.")
+                st.error(f"The link's {esc(field)}={esc(repr(value))} is not valid; using "
+                         f"{esc(repr(getattr(base, field)))}.")
         elif field == "neuron":
             st.session_state["nd__neuron_asked"] = value  # checked against the layer size below
         else:
@@ -167,14 +182,14 @@ def _layer_widget(sb, model: str, base: Recipe, known: list[Recipe]) -> None:
     try:
         layers = loaders.layer_names(model, val("weights"), val("arch"))
     except Exception as err:  # noqa: BLE001 - shown, and the typed/known layer names still work
-        st.error(f"Cannot list the layers of {model}: {err}")
+        st.error(f"Cannot list the layers of {esc(model)}: {esc(err)}")
     same_model = [r.layer for r in known if r.model == model] + ([base.layer] if base.model == model else [])
     options = layers or _options([val("layer")], same_model)
     # a new model keeps no layer of the old one: its default, a computed one, else its last layer
     fallback = next((x for x in same_model if x in options), options[-1] if options else None)
     asked = val("layer")
     if layers and asked and asked not in layers and st.session_state.get("nd__last_model", model) == model:
-        st.error(f"{model} has no layer {asked!r}; showing {fallback!r}. Its layers: {', '.join(layers)}.")
+        st.error(esc(f"{model} has no layer {asked!r}; showing {fallback!r}. Its layers: {', '.join(layers)}."))
     st.session_state["nd__last_model"] = model
     _select(sb, "layer", options, fallback=fallback)
 
@@ -182,7 +197,7 @@ def _layer_widget(sb, model: str, base: Recipe, known: list[Recipe]) -> None:
 def _recipe_widgets(sb, base: Recipe) -> Recipe:
     for field in RECIPE_FIELDS:  # defaults for a fresh session
         st.session_state.setdefault(params.state_key(field), getattr(base, field))
-    known = loaders.known_recipes(loaders.home())
+    known = [r for r in loaders.known_recipes(loaders.home()) if pickers.recipe_allowed(r, say=False)]
     if known:
         labels = {r.label(): r for r in known}
         sb.selectbox("Computed workspaces", list(labels), index=None, key="nd__known",
@@ -209,7 +224,7 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
     if ws.is_ready():
         return ws
     if ws.stale_reason:
-        st.warning(f"The cache of this workspace does not match ({ws.stale_reason}); it must be recomputed.")
+        st.warning(f"The cache of this workspace does not match ({esc(ws.stale_reason)}); it must be recomputed.")
     auto = recipe == base
     if not auto:
         notice = st.empty()
@@ -252,8 +267,8 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
                 raise ValueError
             st.session_state[key] = j
         except (TypeError, ValueError):
-            st.error(f"Neuron {asked!r} does not exist in layer {ws.layer} (it has neurons 0…{n - 1}); "
-                     f"showing neuron {min(int(st.session_state.get(key, 0) or 0), n - 1)}.")
+            st.error(esc(f"Neuron {asked!r} does not exist in layer {ws.layer} (it has neurons 0…{n - 1}); "
+                         f"showing neuron {min(int(st.session_state.get(key, 0) or 0), n - 1)}."))
     if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
         st.session_state[key] = 0
     sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
@@ -298,9 +313,12 @@ def sidebar(page) -> Context | None:
     with guard("Cannot use this workspace"):
         box = st.sidebar.expander("Workspace", expanded=False)
         recipe = _recipe_widgets(box, base)
-        top.caption(recipe.label())
+        top.caption(esc(recipe.label()))
         sb = top
         metric_key = params.state_key("metric")
+        if not pickers.recipe_allowed(recipe):
+            params.mirror_to_url(url_values(recipe, None, None), MANAGED)
+            return None
         ws = _open_workspace(recipe, base)
         if ws is None:
             params.mirror_to_url(url_values(recipe, st.session_state.get(NEURON_KEEP), None), MANAGED)

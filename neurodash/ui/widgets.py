@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from neurodash.ui import overlay as _overlay
+from neurodash.ui.safe_text import esc
 
 
 @contextlib.contextmanager
@@ -22,7 +23,7 @@ def guard(what: str, *, stop: bool = False):
     try:
         yield
     except Exception as err:  # noqa: BLE001 - the message is the product here
-        st.error(f"{what}: {_message(err)}")
+        st.error(f"{esc(what)}: {esc(_message(err))}")  # messages quote paths and names: text only
         if stop:
             st.stop()
 
