@@ -122,8 +122,8 @@ def listing(kind: str, roots) -> list[Found]:
     out: list[Found] = []
     for root in roots:
         for d, files in _walk(root):
-            if kind == "probe":
-                if any(f.lower().endswith(IMAGE_SUFFIXES) for f in files):
+            if kind == "probe":  # image folders, and Broden folders (index.csv + label.csv)
+                if any(f.lower().endswith(IMAGE_SUFFIXES) for f in files) or is_broden_listing(files):
                     out.append(_found(kind, d, root))
                 continue
             suffixes = {"concepts": CONCEPT_SUFFIXES, "weights": WEIGHTS_SUFFIXES,
@@ -131,6 +131,10 @@ def listing(kind: str, roots) -> list[Found]:
             out += [_found(kind, d / f, root) for f in files if f.lower().endswith(suffixes)]
     uniq = {f.path: f for f in out if is_inside(f.path, roots)}
     return sorted(uniq.values(), key=lambda f: f.label)
+
+
+def is_broden_listing(files) -> bool:
+    return "index.csv" in files and "label.csv" in files
 
 
 def _found(kind: str, path: Path, root: Path) -> Found:
@@ -144,16 +148,24 @@ def _found(kind: str, path: Path, root: Path) -> Found:
 # "imagenet", "random", None) and what each must be.
 PATH_FIELDS = {"probe": "dir", "concept_set": "file", "weights": "file", "clip_weights": "file",
                "labels_csv": "file"}
-NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet"), "weights": ("random",)}
+NOT_PATHS = {"probe": ("world",), "weights": ("random",)}
 
 
 def recipe_paths(recipe) -> dict[str, str]:
     """field -> path of every file or folder a Recipe names (an open_clip config JSON included)."""
+    from neurodash.concepts import is_named_set
     out = {}
     for name in PATH_FIELDS:
         value = getattr(recipe, name, None)
-        if value not in (None, "") and value not in NOT_PATHS.get(name, ()):
-            out[name] = str(value)
+        if value in (None, "") or value in NOT_PATHS.get(name, ()):
+            continue
+        if name == "concept_set":
+            if str(value).startswith("broden:"):
+                out["concept_set"] = str(value).split(":", 1)[1]  # a Broden folder's labels
+                continue
+            if is_named_set(str(value)):
+                continue
+        out[name] = str(value)
     for name in ("model", "concept_source"):
         value = str(getattr(recipe, name, "") or "")
         if value.startswith("open_clip:") and value.endswith(".json"):
@@ -170,5 +182,7 @@ def confine_recipe(recipe, roots) -> None:
         except RootError as err:
             raise RootError(f"{name}: {err}") from None
         want = PATH_FIELDS.get(name, "file")
+        if name == "concept_set" and str(getattr(recipe, name)).startswith("broden:"):
+            want = "dir"
         if (want == "dir") != p.is_dir():
             raise RootError(f"{name}: {path!r} is not a {'folder' if want == 'dir' else 'file'}")

@@ -101,3 +101,15 @@ def test_confine_recipe_checks_every_path_field(tree, tmp_path):
                 Recipe(model="open_clip:/etc/cfg.json", layer="x", weights=str(data / "w.safetensors"))]:
         with pytest.raises(roots.RootError):
             roots.confine_recipe(bad, allowed)
+
+
+def test_broden_folders_are_listed_and_confined(tmp_path):
+    from neurodash.recipe import Recipe
+    from tests.broden_fixture import write_broden
+    root, _ = write_broden(tmp_path / "data" / "broden")
+    allowed = [(tmp_path / "data").resolve()]
+    assert root.resolve() in [f.path for f in roots.listing("probe", allowed)]
+    roots.confine_recipe(Recipe(probe=str(root), concept_set=f"broden:{root}"), allowed)
+    with pytest.raises(roots.RootError):
+        roots.confine_recipe(Recipe(concept_set="broden:/etc"), allowed)
+    roots.confine_recipe(Recipe(concept_set="words-3k", concept_source="clip"), allowed)  # a name

@@ -17,8 +17,9 @@ from neurodash.ui.safe_text import esc
 # Recipe field -> the kind of file a picker lists for it; values that are not paths come first.
 KIND = {"probe": "probe", "concept_set": "concepts", "weights": "weights", "clip_weights": "weights",
         "labels_csv": "labels"}
-NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet"), "weights": ("", "random"),
-             "clip_weights": ("",), "labels_csv": ("",)}
+NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet", "words-20k", "words-3k"),
+             "weights": ("", "random"), "clip_weights": ("",), "labels_csv": ("",)}
+BRODEN = "broden:"
 
 
 def is_path_field(field: str) -> bool:
@@ -50,11 +51,14 @@ def choices(field: str, current=None) -> tuple[list[str], dict[str, str]]:
     the current value is kept only when it lies inside the roots."""
     allowed = allowed_roots()
     found = _listing(KIND[field], tuple(str(r) for r in allowed))
+    if field == "concept_set":  # Broden folders under the roots give their labels as a set
+        found += [(BRODEN + p, f"Broden labels: {label}") for p, label in
+                  _listing("probe", tuple(str(r) for r in allowed)) if _is_broden(p)]
     options = list(NOT_PATHS[field]) + [p for p, _ in found]
     labels = {p: label for p, label in found}
     labels.update({"": "(none)"})
     cur = "" if current is None else str(current)
-    if cur and cur not in options and roots.is_inside(cur, allowed):
+    if cur and cur not in options and roots.is_inside(cur.removeprefix(BRODEN), allowed):
         options.append(cur)
         labels[cur] = cur
     return options, labels
@@ -64,17 +68,24 @@ def url_value(field: str, value: str):
     """A path field's value from the URL if it is allowed, else None with a text message."""
     if value in NOT_PATHS.get(field, ()):
         return value
+    broden = field == "concept_set" and value.startswith(BRODEN)
     try:
-        path = roots.confined(value, allowed_roots())
+        path = roots.confined(value.removeprefix(BRODEN) if broden else value, allowed_roots())
     except roots.RootError:
         st.error(f"The link's {esc(field)} is refused: {esc(value)} is not under the data roots this "
                  "server allows; pick one from the list instead.")
         return None
-    if (field == "probe") != path.is_dir():
+    want_dir = field == "probe" or broden
+    if want_dir != path.is_dir():
         st.error(f"The link's {esc(field)} is refused: {esc(value)} is not a "
-                 f"{'folder' if field == 'probe' else 'file'}.")
+                 f"{'folder' if want_dir else 'file'}.")
         return None
-    return str(path)
+    return (BRODEN if broden else "") + str(path)
+
+
+def _is_broden(path: str) -> bool:
+    from pathlib import Path
+    return (Path(path) / "index.csv").is_file() and (Path(path) / "label.csv").is_file()
 
 
 def recipe_allowed(recipe, *, say: bool = True) -> bool:

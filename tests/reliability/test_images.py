@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neurodash.probes import MAX_ASPECT, PIXEL_BUDGET, FolderProbe, ProbeError, read_image
+from neurodash.imagefiles import MAX_ASPECT, PIXEL_BUDGET, read_image
+from neurodash.probes import FolderProbe, ProbeError
 
 
 def _good(d, n=3):

@@ -159,3 +159,16 @@ def test_hash_memo_does_not_trust_a_racy_stamp(tmp_path):
     a = memo.digest(f)
     f.write_bytes(b"5678")  # possibly the same ctime tick: size, inode, maybe mtime/ctime equal
     assert memo.digest(f) != a
+
+
+def test_broden_mask_replaced_with_same_size_and_mtime(tmp_path):
+    from neurodash.broden import BrodenProbe
+    from tests.broden_fixture import write_broden
+    root, _ = write_broden(tmp_path / "broden")
+    probe = BrodenProbe(root, 32)
+    h = probe.listing_hash()
+    mask = next(p for p in sorted((root / "images").rglob("*.png")) if "color" in p.name or "object" in p.name)
+    raw = bytearray(mask.read_bytes())
+    raw[-20] ^= 0x01  # same size
+    same_size_replacement(mask, bytes(raw))
+    assert BrodenProbe(root, 32).listing_hash() != h
