@@ -129,7 +129,8 @@ class Workspace:
         """Identifies the cache's contents (recipe, fingerprint, build time): what the UI's caches
         are keyed on, so a rebuild by another process is never served stale."""
         meta = self.meta
-        return f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
+        return (f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
+                f":{str(meta.get('build', ''))[:8]}")
 
     def changed_on_disk(self) -> bool:
         """True when another process built, rebuilt or removed this cache since it was checked."""
@@ -139,8 +140,8 @@ class Workspace:
             return self._meta is not None
         if self._meta is None:
             return True
-        return (d.get("fingerprint"), d.get("created")) != (self._meta.get("fingerprint"),
-                                                           self._meta.get("created"))
+        keys = ("fingerprint", "created", "build")
+        return tuple(d.get(k) for k in keys) != tuple(self._meta.get(k) for k in keys)
 
     def _need_ready(self) -> dict:
         if self._meta is None:

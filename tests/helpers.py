@@ -26,6 +26,12 @@ RED, BLUE, BRIGHT = 0, 1, 2
 BUILT_PROBE_N = 160  # probe size of the shared `built` workspace fixture
 
 
+def shown(markdown_body) -> str:
+    """What a markdown body shows as text: escaped punctuation (ui.literal) read back as itself."""
+    import re
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_body))
+
+
 def app_test():
     from streamlit.testing.v1 import AppTest
 

@@ -17,7 +17,14 @@ from neurodash.ui.safe_text import esc
 # Recipe field -> the kind of file a picker lists for it; values that are not paths come first.
 KIND = {"probe": "probe", "concept_set": "concepts", "weights": "weights", "clip_weights": "weights",
         "labels_csv": "labels"}
-NOT_PATHS = {"probe": ("world",), "concept_set": ("world", "imagenet", "words-20k", "words-3k"),
+def _named(field: str) -> tuple[str, ...]:
+    from neurodash.recipe import recipe_fields
+    meta = next(f.metadata for f in recipe_fields() if f.name == field)
+    return tuple(meta.get("suggestions") or ())
+
+
+# values that are names, not paths: the Recipe's suggestions ("world", the named concept sets), or none
+NOT_PATHS = {"probe": _named("probe"), "concept_set": _named("concept_set"),
              "weights": ("", "random"), "clip_weights": ("",), "labels_csv": ("",)}
 BRODEN = "broden:"
 

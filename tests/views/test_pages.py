@@ -5,11 +5,11 @@ import os
 
 
 from neurodash import analysis
-from tests.helpers import app_test
+from tests.helpers import app_test, shown
 
 
 def _texts(elements) -> list[str]:
-    return [str(e.value) for e in elements]
+    return [shown(e.value) for e in elements]  # user text in markdown bodies is escaped (ui.literal)
 
 
 def _frame(at, column: str):
