@@ -16,7 +16,7 @@ import streamlit as st
 from neurodash.recipe import Recipe, recipe_fields
 from neurodash.stats import metrics as _metrics
 from neurodash.ui import loaders, params, pickers
-from neurodash.ui.safe_text import esc
+from neurodash.ui.widgets import literal as esc
 from neurodash.ui.widgets import guard, progress_callback
 from neurodash.workspace import Workspace
 

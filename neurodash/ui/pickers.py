@@ -12,7 +12,7 @@ import sys
 import streamlit as st
 
 from neurodash import roots
-from neurodash.ui.safe_text import esc
+from neurodash.ui.widgets import literal as esc
 
 # Recipe field -> the kind of file a picker lists for it; values that are not paths come first.
 KIND = {"probe": "probe", "concept_set": "concepts", "weights": "weights", "clip_weights": "weights",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import string
 
 import pandas as pd
 import streamlit as st
 
 from neurodash.ui import overlay as _overlay
-from neurodash.ui.safe_text import esc
 
 
 @contextlib.contextmanager
@@ -23,7 +23,7 @@ def guard(what: str, *, stop: bool = False):
     try:
         yield
     except Exception as err:  # noqa: BLE001 - the message is the product here
-        st.error(f"{esc(what)}: {esc(_message(err))}")  # messages quote paths and names: text only
+        st.error(f"{literal(what)}: {literal(_message(err))}")  # messages quote paths and names: text only
         if stop:
             st.stop()
 
@@ -36,13 +36,18 @@ def _message(err: BaseException) -> str:
     return text
 
 
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|:~$=&\"'")
+_PUNCT = frozenset(string.punctuation)
 
 
 def literal(text) -> str:
-    """`text` with every markdown/HTML-special character backslash-escaped (CommonMark escapes any ASCII
-    punctuation), for the few places Streamlit renders a value as markdown (st.metric values)."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in str(text))
+    """`text` as markdown that renders exactly as its text: every ASCII punctuation character is
+    backslash-escaped (CommonMark reads any escaped punctuation as the character itself), so a link,
+    an image reference, Streamlit's :color[...] / :icon: directives, $math$ or an HTML tag in user
+    text stay visible text; newlines stay line breaks. Use it for every user- or file-controlled
+    value (URL values, concept names, file names, notes, flags) put into a markdown body (st.markdown,
+    st.error/warning/info/success, st.caption, st.metric values, widget labels)."""
+    out = "".join("\\" + ch if ch in _PUNCT else ch for ch in str(text))
+    return out.replace("\r", "").replace("\n", "  \n")
 
 
 def progress_callback(bar, *, eta: bool = False):

@@ -1,11 +1,11 @@
-"""esc(): user text rendered through CommonMark + GFM stays literal text (no link, image, HTML)."""
+"""widgets.literal(): user text rendered through CommonMark + GFM stays literal text (no link, image, HTML)."""
 
 import html
 
 import pytest
 from markdown_it import MarkdownIt
 
-from neurodash.ui.safe_text import esc
+from neurodash.ui.widgets import literal as esc
 
 HOSTILE = [
     "[CLICK TO FIX](http://evil.example/steal)",

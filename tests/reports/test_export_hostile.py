@@ -1,4 +1,4 @@
-"""CSV export neutralises spreadsheet formulas in text cells and headers; numbers stay numbers."""
+"""reports.export (the one CSV writer) neutralises spreadsheet formulas in text cells and headers; numbers stay numbers."""
 
 import csv
 import io
@@ -6,7 +6,7 @@ import io
 import pandas as pd
 import pytest
 
-from neurodash import tables
+from neurodash.reports import export as tables
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"CLICK\")", "+1+1", "-2+3", "@SUM(A1)",
