@@ -44,6 +44,6 @@ if page.url_path == HOME.url_path or "page" in st.query_params:
         asked = "neuron"
     st.switch_page(PAGES[asked], query_params=query)
 if "nd__page_error" in st.session_state:
-    st.error(st.session_state.pop("nd__page_error"))
+    st.error(ui.literal(st.session_state.pop("nd__page_error")))  # it quotes the URL's page value
 ui.sidebar(page)
 page.run()

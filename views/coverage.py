@@ -6,7 +6,7 @@ from neurodash import ui
 
 ctx = ui.current()
 ws = ctx.ws
-st.header(f"Coverage · {ws.layer}")
+st.header(f"Coverage · {ui.literal(ws.layer)}")
 if not ws.has_ground_truth:
     st.info("Coverage needs ground truth: choose the concept source 'ground_truth' on the shapes world.")
     st.stop()

@@ -6,7 +6,7 @@ from neurodash import ui
 
 ctx = ui.current()
 ws = ctx.ws
-st.header(f"Layer {ws.layer} · {ws.n_neurons} neurons")
+st.header(f"Layer {ui.literal(ws.layer)} · {ws.n_neurons} neurons")
 
 all_metrics = ui.be_metrics() + [m for m in ws.default_metrics() if m not in ui.be_metrics()]
 metrics = st.multiselect("metrics", all_metrics, default=ui.page_metrics(ws, ctx.metric), key="layer_metrics")

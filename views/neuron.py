@@ -23,7 +23,7 @@ note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are 
 head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
 
 # ---- header: the explanation at one glance ----------------------------------------------------------
-st.header(f"Neuron {j} · {ws.layer}")
+st.header(f"Neuron {j} · {ui.literal(ws.layer)}")
 c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
 c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
           ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")

@@ -7,7 +7,7 @@ from neurodash import ui
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
-st.header(f"Triage · {ws.layer}")
+st.header(f"Triage · {ui.literal(ws.layer)}")
 st.caption(f"Automatic flags use the sidebar's metric ({ctx.metric}). A flag is unknown until its evidence is "
            "computed: run BE over the layer and the AR measurement below. Severity = Σ weight × strength over raised "
            "flags (low AR 3, unstable BE 2, band overlap 1, not selective 1; strength 0.5–1 by how far past its "

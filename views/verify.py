@@ -9,7 +9,7 @@ FIXED = 0.5
 
 ctx = ui.current()
 ws, j = ctx.ws, ctx.neuron
-st.header(f"Verify (SIEVE) · neuron {j} · {ws.layer}")
+st.header(f"Verify (SIEVE) · neuron {j} · {ui.literal(ws.layer)}")
 
 # ---- Select ---------------------------------------------------------------------------------------------
 st.subheader("Select: which neurons are selective")
@@ -79,7 +79,7 @@ if done is not None:
     if job.state == "cancelled":
         st.warning("The render was cancelled; nothing else changed.")
     elif job.state == "failed":
-        st.error(f"The render failed: {job.error}")
+        st.error(f"The render failed: {ui.literal(job.error)}")
     elif meta["neuron"] != j:
         st.caption(f"The last verification was for neuron {meta['neuron']}; run it again for neuron {j}.")
     else:

@@ -12,6 +12,12 @@ OTHER_COLOR = "#9aa5b1"
 TRUE_COLOR = "#2ca02c"
 
 
+def plot_text(values) -> list[str]:
+    """User text (concept names) for Plotly labels: Plotly reads a subset of HTML in text (<a href>,
+    <b>, <br>, ...), so & < > become entities, which Plotly shows as the characters themselves."""
+    return [str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for v in values]
+
+
 def activation_histogram(hist: dict, title: str = "Activation histogram") -> go.Figure:
     """Bars of the activation histogram with vertical lines at the named thresholds (in the legend).
 
@@ -48,7 +54,7 @@ def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -
         plus = (sub["hi"] - sub["score"]).clip(lower=0).fillna(0).tolist()
         minus = (sub["score"] - sub["lo"]).clip(lower=0).fillna(0).tolist()
         colors = [SET_COLOR] + [OTHER_COLOR] * (len(sub) - 1)
-        fig.add_trace(go.Bar(x=sub["concept"], y=sub["score"], marker_color=colors, name=metric, showlegend=False,
+        fig.add_trace(go.Bar(x=plot_text(sub["concept"]), y=sub["score"], marker_color=colors, name=metric, showlegend=False,
                              error_y=dict(type="data", array=plus, arrayminus=minus, visible=True),
                              hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>"), row=1, col=i)
     fig.update_layout(title=title, **{**_LAYOUT, "height": 380, "margin": dict(l=10, r=10, t=80, b=10)})
@@ -66,7 +72,7 @@ def be_histogram(counts: pd.DataFrame, title: str) -> go.Figure:
     total = max(int(counts["count"].sum()), 1)
     colors = [SET_COLOR if s else OTHER_COLOR for s in counts["in_set"]]
     lines = [3 if t else 0 for t in counts["is_true"]]
-    fig = go.Figure(go.Bar(y=counts["concept"], x=counts["count"], orientation="h", marker_color=colors,
+    fig = go.Figure(go.Bar(y=plot_text(counts["concept"]), x=counts["count"], orientation="h", marker_color=colors,
                            marker_line_color=TRUE_COLOR, marker_line_width=lines,
                            text=[f"{c} ({c / total:.0%})" for c in counts["count"]], textposition="outside",
                            cliponaxis=False, hovertemplate="%{y}: %{x} wins<extra></extra>"))
@@ -81,7 +87,7 @@ def layer_scatter(df: pd.DataFrame, x: str, y: str, color: str | None, title: st
     marker = dict(size=8)
     if color and color in df and df[color].notna().any():
         marker.update(color=df[color], colorscale="Viridis", showscale=True, colorbar=dict(title=color))
-    text = df["best_concept"] if "best_concept" in df else None
+    text = plot_text(df["best_concept"]) if "best_concept" in df else None
     fig = go.Figure(go.Scatter(
         x=df[x], y=df[y], mode="markers", marker=marker, text=text, customdata=df["neuron"],
         hovertemplate="neuron %{customdata}<br>%{text}<br>" + x + " %{x:.3g}<br>" + y + " %{y:.3g}<extra></extra>",

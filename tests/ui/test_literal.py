@@ -31,3 +31,15 @@ def test_escaped_text_renders_literally(text):
     assert "<em>" not in out and "<code>" not in out and "<h1>" not in out and "<li>" not in out
     plain = out.replace("<p>", "").replace("</p>", "").replace("<br />", "").replace("\n", "")
     assert html.unescape(plain) == text.replace("\n", "").replace("\r", "")
+
+
+def test_plotly_labels_of_concepts_are_text():
+    import pandas as pd
+
+    from neurodash.ui import charts
+    evil = '<a href="http://evil.example">fix</a>'
+    rows = pd.DataFrame({"metric": ["iou"], "concept": [evil], "score": [0.5], "lo": [0.4], "hi": [0.6],
+                         "band_kind": ["table1"]})
+    fig = charts.concept_scores(rows)
+    assert list(fig.data[0].x) == ['&lt;a href="http://evil.example"&gt;fix&lt;/a&gt;']
+    assert "<a" not in fig.to_json()
