@@ -304,6 +304,15 @@ def _concept_search(sb, ws: Workspace, metric_key: str) -> None:
                               on_click=params.request, kwargs={"neuron": int(row.neuron)})
 
 
+def _show_notices(ws) -> None:
+    """What was recovered since the last run (a cached file that failed its checksum and was
+    recomputed, a corrupt annotations file set aside), said once, as text."""
+    for source in (ws.cache, ws.annotations):
+        notices = getattr(source, "notices", None)
+        while notices:
+            st.warning(esc(notices.pop(0)))
+
+
 def sidebar(page) -> Context | None:
     """Draw the sidebar, open the workspace, mirror the choices into the URL; returns the context."""
     st.session_state[CTX] = None
@@ -323,6 +332,7 @@ def sidebar(page) -> Context | None:
         if ws is None:
             params.mirror_to_url(url_values(recipe, st.session_state.get(NEURON_KEEP), None), MANAGED)
             return None
+        _show_notices(ws)
         neuron = _neuron_widgets(sb, ws)
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
         if st.session_state.get(metric_key) not in metrics:

@@ -133,3 +133,29 @@ def test_markdown_in_a_url_value_renders_literally(ready_home):
     assert "<a " not in rendered and "<img" not in rendered
     import html
     assert "evil.example/steal" in html.unescape(rendered)  # quoted in the message, as text
+
+
+def test_a_corrupt_annotations_file_is_reported_and_kept(ready_home):
+    from dataclasses import replace
+
+    from neurodash.recipe import Recipe
+    from neurodash.workspace import Workspace
+    from tests.views.conftest import PROBE_SIZE
+    ws = Workspace.open(replace(Recipe.default(), probe_n=PROBE_SIZE), home=str(ready_home))
+    path = ws.annotations.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('["[CLICK](http://evil.example)"]')
+    try:
+        at = app_test()
+        at.run()
+        at.switch_page("views/triage.py")
+        at.run()
+        assert not at.exception, at.exception
+        at.run()  # the notice raised while the page read the file is shown on the next run
+        warnings = " ".join(str(w.value) for w in at.warning)
+        assert "corrupt" in warnings and "kept as" in warnings
+        (backup,) = path.parent.glob(path.name + ".corrupt-*")
+        assert "evil.example" in backup.read_text()
+    finally:
+        for f in path.parent.glob(path.name + "*"):
+            f.unlink()
