@@ -151,7 +151,7 @@ def _apply_pending(base: Recipe) -> None:
     incoming = {**params.seed_from_url(RECIPE_FIELDS + list(VIEW_FIELDS)), **params.take_requests()}
     for field, value in incoming.items():
         if field in RECIPE_FIELDS:
-            if pickers.is_path_field(field):
+            if pickers.is_path_field(field) or field == "model":
                 value = pickers.url_value(field, str(value))
                 if value is None:
                     continue
@@ -180,7 +180,8 @@ def _layer_widget(sb, model: str, base: Recipe, known: list[Recipe]) -> None:
     val = lambda f: st.session_state[params.state_key(f)]  # noqa: E731
     layers: list[str] = []
     try:
-        layers = loaders.layer_names(model, val("weights"), val("arch"))
+        if pickers.model_allowed(model):  # an open_clip config JSON outside the roots is not read
+            layers = loaders.layer_names(model, val("weights"), val("arch"))
     except Exception as err:  # noqa: BLE001 - shown, and the typed/known layer names still work
         st.error(f"Cannot list the layers of {esc(model)}: {esc(err)}")
     same_model = [r.layer for r in known if r.model == model] + ([base.layer] if base.model == model else [])

@@ -71,8 +71,28 @@ def choices(field: str, current=None) -> tuple[list[str], dict[str, str]]:
     return options, labels
 
 
+def _model_path(model: str) -> str | None:
+    """The config JSON an "open_clip:<file>.json" model names (a file read), else None."""
+    if model.startswith("open_clip:") and model.endswith(".json"):
+        return model.split(":", 1)[1]
+    return None
+
+
+def model_allowed(model: str, *, say: bool = True) -> bool:
+    """A model name is fine; a model naming a config file must have it inside the roots."""
+    path = _model_path(str(model))
+    if path is None or roots.is_inside(path, allowed_roots()):
+        return True
+    if say:
+        st.error(f"The model's config file {esc(path)} is refused: it is not under the data roots "
+                 "this server allows.")
+    return False
+
+
 def url_value(field: str, value: str):
     """A path field's value from the URL if it is allowed, else None with a text message."""
+    if field == "model":
+        return value if model_allowed(value) else None
     if value in NOT_PATHS.get(field, ()):
         return value
     broden = field == "concept_set" and value.startswith(BRODEN)

@@ -82,9 +82,14 @@ def test_paths_outside_the_roots_are_refused_and_never_read(ready_home, reads, q
             assert at.session_state["nd_" + field] in ("world", "", None, "random")
 
 
-def test_hostile_model_config_path_is_refused(ready_home, reads):
+def test_hostile_model_config_path_is_refused(ready_home, reads, monkeypatch):
+    from neurodash import models
+    opened = []
+    real = models.resolve_open_clip_arch
+    monkeypatch.setattr(models, "resolve_open_clip_arch", lambda arch: opened.append(arch) or real(arch))
     at = _run(model="open_clip:/etc/evil.json", layer="x")
     assert "refused" in " ".join(str(e.value) for e in at.error)
+    assert not opened and at.session_state["nd_model"] == "shapes-cnn"
 
 
 def test_a_folder_inside_the_roots_is_offered_and_accepted(ready_home, reads, tmp_path, monkeypatch):
