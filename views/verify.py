@@ -63,7 +63,9 @@ with st.form("verify_form"):
 
 if go:
     with ui.guard("Cannot start the render"):
-        options = {"model": model_dir.strip() or None} if generator_name == "diffusers" else {"hard": bool(hard)}
+        # a local pipeline directory only under the data roots (a model id is looked up in its cache)
+        options = ({"model": ui.pickers.diffusers_model(model_dir)} if generator_name == "diffusers"
+                   else {"hard": bool(hard)})
         generator = ui.get_generator(generator_name, **options)
         ctrl = None if control == "(automatic)" else control
         picked = list(concepts)

@@ -115,6 +115,19 @@ def _is_broden(path: str) -> bool:
     return (Path(path) / "index.csv").is_file() and (Path(path) / "label.csv").is_file()
 
 
+def diffusers_model(value: str) -> str | None:
+    """The Verify page's diffusers model: a model id (resolved in the Hugging Face cache) as typed,
+    but anything that names a local path (absolute, ~, ./, or an existing file or folder) only
+    inside the roots (RootError otherwise)."""
+    import os
+    v = str(value or "").strip()
+    if not v:
+        return None
+    if v.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(v)):
+        return str(roots.confined(v, allowed_roots()))
+    return v
+
+
 def recipe_allowed(recipe, *, say: bool = True) -> bool:
     """True when every path the recipe names lies inside the roots (else a text message)."""
     try:
