@@ -129,8 +129,7 @@ class Workspace:
         """Identifies the cache's contents (recipe, fingerprint, build time): what the UI's caches
         are keyed on, so a rebuild by another process is never served stale."""
         meta = self.meta
-        return (f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
-                f":{str(meta.get('build', ''))[:8]}")
+        return f"{self.recipe.key()}:{str(meta.get('fingerprint'))[:16]}:{meta.get('created', '')}"
 
     def changed_on_disk(self) -> bool:
         """True when another process built, rebuilt or removed this cache since it was checked."""
@@ -140,7 +139,7 @@ class Workspace:
             return self._meta is not None
         if self._meta is None:
             return True
-        keys = ("fingerprint", "created", "build")
+        keys = ("fingerprint", "created")
         return tuple(d.get(k) for k in keys) != tuple(self._meta.get(k) for k in keys)
 
     def _need_ready(self) -> dict:
