@@ -11,9 +11,10 @@ if not ws.has_ground_truth:
     st.info("Coverage needs ground truth: choose the concept source 'ground_truth' on the shapes world.")
     st.stop()
 st.caption("For every neuron: does its BE prediction set hold the ground-truth concept (the concept with the best "
-           "pixel IoU against the world's masks)? Next to it, the share Thm 4.1 claims: the mean over neurons of the "
-           "Eq. 9 lower bound, counting vacuous bounds (p ≥ 1, or no rate) as 0. Δ in the bound is the plug-in gap "
-           "between the best and second-best concept on the probe.")
+           "pixel IoU against the world's masks)? Next to it, the share Thm 4.1 claims: the mean over neurons of its "
+           "lower bound as derived in Appendix A (Eq. 16, P(Bin(K, p) ≤ k(S) − 1); Eq. 9 as printed is in the table "
+           "as be_coverage_printed), counting vacuous bounds (p ≥ 1, or no rate) as 0. Δ in the bound is the "
+           "plug-in gap between the best and second-best concept on the probe.")
 be = ui.layer_be_section(ctx, "coverage", expanded=True)
 if be is None:
     st.info("Run BE over the layer (above) to compare.")
