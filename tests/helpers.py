@@ -175,3 +175,27 @@ def same_size_replacement(path, new_bytes: bytes) -> None:
     path = Path(path)
     assert len(new_bytes) == path.stat().st_size
     keep_stamp(path, lambda: path.write_bytes(new_bytes))
+
+
+def frame(at, column: str):
+    """The first table on an AppTest page with this column (AppTest does not expose every
+    dataframe's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def run_query(at, **query):
+    """Run the app with these URL query parameters; fails on an exception."""
+    at.query_params.update({k: str(v) for k, v in query.items()})
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_page(page: str):
+    """The app opened (st.navigation runs once), then switched to `page`; fails on an exception."""
+    at = app_test()
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -4,19 +4,7 @@ previous/next, and severity-ranked flags in the Triage queue (AppTest)."""
 import json
 
 from neurodash import analysis
-from tests.helpers import app_test
-
-
-def _frame(at, column: str):
-    """The first table on the page with this column (AppTest does not expose every dataframe's key)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
-
-
-def _run(at, **query):
-    at.query_params.update({k: str(v) for k, v in query.items()})
-    at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.helpers import app_test, frame, open_page, run_query
 
 
 def _metric(at, label: str):
@@ -34,7 +22,7 @@ def _plain(text: str) -> str:
 
 
 def test_header_shows_the_explanation_and_its_status(ready_home):
-    at = _run(app_test(), neuron=3)
+    at = run_query(app_test(), neuron=3)
     ws = _workspace(ready_home)
     row = analysis.layer_table(ws, metrics=["iou"]).set_index("neuron").loc[3]
     expl = _metric(at, "explanation (iou)")
@@ -52,7 +40,7 @@ def test_header_shows_the_explanation_and_its_status(ready_home):
 
 
 def test_the_sidebar_metric_drives_chart_header_and_be(ready_home):
-    at = _run(app_test(), neuron=2)
+    at = run_query(app_test(), neuron=2)
     at.selectbox(key="nd_metric").set_value("recall").run()
     assert not at.exception, at.exception
     assert _metric(at, "explanation (recall)")
@@ -69,24 +57,20 @@ def test_the_sidebar_metric_drives_chart_header_and_be(ready_home):
 
 
 def test_previous_and_next(ready_home):
-    at = _run(app_test(), neuron=4)
+    at = run_query(app_test(), neuron=4)
     at.button(key="nd__next").click().run()
     assert at.header[0].value.startswith("Neuron 5 ·") and at.query_params["neuron"] == "5"
     at.button(key="nd__prev").click().run()
     at.button(key="nd__prev").click().run()
     assert at.header[0].value.startswith("Neuron 3 ·")
-    _run(at, neuron=0)
-    at2 = _run(app_test(), neuron=0)
+    run_query(at, neuron=0)
+    at2 = run_query(app_test(), neuron=0)
     assert at2.button(key="nd__prev").disabled
 
 
 def test_triage_queue_sorted_by_severity_with_reasons(ready_home):
-    at = app_test()
-    at.run()
-    at.switch_page("views/triage.py")
-    at.run()
-    assert not at.exception, at.exception
-    table = _frame(at, "auto_flags")
+    at = open_page("views/triage.py")
+    table = frame(at, "auto_flags")
     assert {"severity", "auto_flags", "reasons"} <= set(table.columns)
     sev = table["severity"].tolist()
     assert sev == sorted(sev, reverse=True)
@@ -104,7 +88,7 @@ def test_measure_ar_feeds_the_flags(ready_home):
     next(b for b in at.get("button") if getattr(b, "label", "") == "Measure AR (world renderer)").click().run()
     assert not at.exception, at.exception
     assert not [e for e in at.error if "AR" in e.value], [e.value for e in at.error]
-    table = _frame(at, "auto_flags")
+    table = frame(at, "auto_flags")
     assert table["ar"].notna().all() and table["ar"].between(0, 1).all()
     low = table[table["ar"] < 0.5]
     assert low["auto_flags"].str.contains("low AR").all()

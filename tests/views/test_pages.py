@@ -5,23 +5,11 @@ import os
 
 
 from neurodash import analysis
-from tests.helpers import app_test, shown
+from tests.helpers import app_test, frame, run_query, shown
 
 
 def _texts(elements) -> list[str]:
     return [shown(e.value) for e in elements]  # user text in markdown bodies is escaped (ui.literal)
-
-
-def _frame(at, column: str):
-    """The first table on the page with this column (AppTest does not expose every dataframe's key)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
-
-
-def _run(at, **query):
-    at.query_params.update({k: str(v) for k, v in query.items()})
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _open(page: str, **query):
@@ -47,7 +35,7 @@ def _charts(at) -> list[dict]:
 
 
 def test_neuron_default_render(ready_home):
-    at = _run(app_test())
+    at = run_query(app_test())
     assert _headers(at)[0].startswith("Neuron 0 · block4")
     assert len(at.get("image")) >= 12  # the top images (default k = 12), plus the quantile bins
     charts = _charts(at)
@@ -57,14 +45,14 @@ def test_neuron_default_render(ready_home):
     marked = [t.get("name", "") for t in hist["data"]]
     assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
-    cor32 = _frame(at, "reading")  # Cor. 3.2 reading: one table, a row per metric
+    cor32 = frame(at, "reading")  # Cor. 3.2 reading: one table, a row per metric
     assert {"metric", "chosen", "band 2r", "runner-up", "gap", "reading"} <= set(cor32.columns)
     assert "iou" in set(cor32["metric"])
     assert not at.error, _texts(at.error)
 
 
 def test_neuron_deep_link_and_url_follows_the_neuron(ready_home):
-    at = _run(app_test(), model="shapes-cnn", layer="block4", neuron=5)
+    at = run_query(app_test(), model="shapes-cnn", layer="block4", neuron=5)
     assert _headers(at)[0].startswith("Neuron 5 ·")
     assert at.number_input(key="nd_neuron").value == 5
     at.number_input(key="nd_neuron").set_value(7).run()
@@ -76,7 +64,7 @@ def test_neuron_deep_link_and_url_follows_the_neuron(ready_home):
 
 
 def test_neuron_toggle_and_k(ready_home):
-    at = _run(app_test())
+    at = run_query(app_test())
     at.slider(key="neuron_k").set_value(6).run()
     at.toggle(key="neuron_heat").set_value(False).run()
     assert not at.exception
@@ -86,23 +74,23 @@ def test_neuron_toggle_and_k(ready_home):
 
 
 def test_neuron_out_of_range_is_a_message(ready_home):
-    at = _run(app_test(), neuron=99999)
+    at = run_query(app_test(), neuron=99999)
     assert any("does not exist" in t for t in _texts(at.error)), _texts(at.error)
     assert _headers(at)[0].startswith("Neuron 0 ·")  # the rest keeps working
-    at2 = _run(app_test(), neuron="abc")
+    at2 = run_query(app_test(), neuron="abc")
     assert any("does not exist" in t for t in _texts(at2.error))
 
 
 def test_unknown_layer_and_missing_weights_are_messages(ready_home):
-    at = _run(app_test(), layer="no_such_layer")
+    at = run_query(app_test(), layer="no_such_layer")
     assert any("no_such_layer" in t for t in _texts(at.error)), _texts(at.error)
-    at2 = _run(app_test(), model="resnet18", layer="layer4")
+    at2 = run_query(app_test(), model="resnet18", layer="layer4")
     errors = " ".join(_texts(at2.error))
     assert "resnet18" in errors, errors
 
 
 def test_neuron_be_run(ready_home):
-    at = _run(app_test(), neuron=2)
+    at = run_query(app_test(), neuron=2)
     at.number_input(key="be_K").set_value(20)
     submit = [b for b in at.get("button") if getattr(b, "label", "") == "Run BE (iou)"]
     assert submit, "no Run BE button"
@@ -119,7 +107,7 @@ def test_neuron_be_run(ready_home):
 
 
 def test_page_alias_in_query(ready_home):
-    at = _run(app_test(), page="layer", neuron=4)
+    at = run_query(app_test(), page="layer", neuron=4)
     assert _headers(at)[0].startswith("Layer block4")
 
 
@@ -174,7 +162,7 @@ def test_coverage_page_runs_be_over_layer(ready_home):
 
 def test_triage_flags_and_save(ready_home):
     at = _open("views/triage.py", neuron=1)
-    df = _frame(at, "auto_flags")
+    df = frame(at, "auto_flags")
     assert {"auto_flags", "status", "note", "gap", "band"} <= set(df.columns)
     at.selectbox(key="triage_status_1").set_value("interesting")
     at.text_area(key="triage_note_1").set_value("edge detector?")
@@ -236,7 +224,7 @@ def test_verify_page_select_and_render(ready_home):
 
 
 def test_sidebar_search_ranks_units_by_the_concepts_score(ready_home):
-    at = _run(app_test(), neuron=0)
+    at = run_query(app_test(), neuron=0)
     from neurodash import reports
     from neurodash.workspace import Workspace, list_workspaces
 
@@ -274,7 +262,7 @@ def test_verify_generator_failure_is_a_message(ready_home):
 
 
 def test_precompute_another_workspace_from_the_ui(ready_home):
-    at = _run(app_test(), probe_n=120, neuron=5)
+    at = run_query(app_test(), probe_n=120, neuron=5)
     assert any("not computed yet" in t for t in _texts(at.info)), _texts(at.info)
     assert at.query_params["probe_n"] == "120"
     at.button(key="nd__precompute").click().run()

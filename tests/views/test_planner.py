@@ -2,7 +2,7 @@
 
 import json
 
-from tests.helpers import app_test
+from tests.helpers import app_test, open_page
 
 
 def _needed(at):
@@ -11,11 +11,7 @@ def _needed(at):
 
 
 def test_planner_default_render_and_target_change(nd_home):
-    at = app_test()
-    at.run()
-    at.switch_page("views/planner.py")
-    at.run()
-    assert not at.exception, at.exception
+    at = open_page("views/planner.py")
     # fix the inputs a workspace may have filled in (its |C| and concept frequency)
     at.number_input(key="planner_C").set_value(100)
     at.number_input(key="planner_freq").set_value(0.05).run()
