@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 
 from neurodash.assets import ASSETS
+from neurodash.paths import regular_file
 
 IMAGENET_FILE = ASSETS / "imagenet_classes.txt"
 
@@ -61,13 +61,7 @@ MAX_CONCEPT_FILE_BYTES = 50_000_000  # far above 20k words; /dev/zero or a disk 
 
 
 def read_concept_file(path) -> list[str]:
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise ConceptError(f"concept file {path} is a directory, not a text file")
-    if not path.exists():
-        raise ConceptError(f"concept file {path} does not exist")
-    if not path.is_file():
-        raise ConceptError(f"concept file {path} is not a regular file")
+    path = regular_file(path, "concept file", ConceptError, kind="text file")
     if path.stat().st_size > MAX_CONCEPT_FILE_BYTES:
         raise ConceptError(f"concept file {path} is larger than {MAX_CONCEPT_FILE_BYTES:,} bytes")
     try:

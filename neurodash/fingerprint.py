@@ -11,18 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurodash import cache as cache_mod
+from neurodash.paths import regular_file
 from neurodash.recipe import Recipe, RecipeError
 
 
 def input_hash(path, root: Path, what: str) -> str:
     """Content hash of an input file (memo keyed by inode, size, mtime and ctime; see cache)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise RecipeError(f"{what} {p} is a directory, not a file")
-    if not p.is_file():
-        raise RecipeError(f"{what} {p} does not exist" if not p.exists() else
-                          f"{what} {p} is not a regular file")
-    return cache_mod.memo_file_sha256(p, root)
+    return cache_mod.memo_file_sha256(regular_file(path, what, RecipeError), root)
 
 
 def weights_identity(recipe: Recipe, root: Path) -> str:

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurodash.paths import regular_file
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 POOLINGS = ("auto", "mean", "max", "cls")
@@ -91,13 +93,7 @@ def make_to_input(size: int, device: torch.device) -> Callable[[np.ndarray], tor
 
 def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict from .safetensors or a torch file read with weights_only=True (no unpickling)."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise ModelError(f"weights file {path} is a directory, not a file")
-    if not path.exists():
-        raise ModelError(f"weights file {path} does not exist")
-    if not path.is_file():
-        raise ModelError(f"weights file {path} is not a regular file")
+    path = regular_file(path, "weights file", ModelError)
     if path.suffix.lower() == ".npz":
         raise ModelError(f"weights file {path} is a numpy .npz archive, which neurodash does not read; "
                          "save the state dict as .safetensors")
