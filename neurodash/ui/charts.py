@@ -106,7 +106,7 @@ def planner_curves(curves: pd.DataFrame, target: float, needed: pd.DataFrame, cu
     for i, (metric, sub) in enumerate(curves.groupby("metric", sort=False)):
         fig.add_trace(go.Scatter(x=sub["n"], y=sub["band"], mode="lines", name=metric,
                                  line=dict(dash=_DASHES[i % len(_DASHES)], width=4 - 0.5 * (i % 4))))
-    fig.add_hline(y=target, line_dash="dash", line_color=SET_COLOR, annotation_text=f"target {target:g}")
+    fig.add_hline(y=target, line_dash="dot", line_color="#555555", annotation_text=f"target {target:g}")
     if current_n:  # a trace, not add_vline: shapes on a log axis take log10 coordinates
         lo, hi = float(curves["band"].min()), float(curves["band"].max())
         fig.add_trace(go.Scatter(x=[current_n, current_n], y=[lo, hi], mode="lines+text", name=f"this workspace (n = {current_n})",
