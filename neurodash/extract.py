@@ -195,29 +195,34 @@ class PixelIoUCounts:
         device, thr = self.device, self.thr
         b, n_neurons = mp.shape[:2]
         n_concepts = masks.shape[1]
-        # (B, H*W, C) uint8: one contiguous row of concept bits per pixel, for the gather below
-        m = torch.from_numpy(np.ascontiguousarray(
-            masks.reshape(b, n_concepts, -1).transpose(0, 2, 1)).view(np.uint8)).to(device)
+        flat = masks.reshape(b, n_concepts, -1)
         if self.inter is None:
             self.inter = torch.zeros(n_neurons, n_concepts, dtype=torch.float64, device=device)
             self.on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
             self.present = torch.zeros(n_concepts, dtype=torch.float64, device=device)
-        self.present += torch.from_numpy(
-            np.count_nonzero(masks.reshape(b, n_concepts, -1), axis=(0, 2)).astype(np.float64)).to(device)
+        area = np.count_nonzero(flat, axis=2)                                   # (b, C) pixels
+        self.present += torch.from_numpy(area.sum(axis=0).astype(np.float64)).to(device)
         # Bilinear values are convex combinations of the map's cells, so a map with no cell above
         # θ has no active pixel: only the few (image, neuron) pairs with a cell above θ are upsampled.
         img, unit = torch.nonzero(mp.flatten(2).amax(2) > thr[None, :], as_tuple=True)
-        if len(img):
-            up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
-                                                 mode="bilinear", align_corners=False)
-            pair, pixel = torch.nonzero(up.flatten(1) > thr[unit, None], as_tuple=True)
-            rows = unit[pair]                                                   # neuron per active pixel
-            self.on += torch.bincount(rows, minlength=n_neurons).double()
-            # mask values (C) under every active pixel, summed per neuron: one gather, one index_add
-            under = m[img[pair], pixel].float()                                 # (E, C)
-            batch_inter = torch.zeros(n_neurons, n_concepts, device=device)
-            batch_inter.index_add_(0, rows, under)
-            self.inter += batch_inter.double()
+        if not len(img):
+            return
+        up = torch.nn.functional.interpolate(mp[img, unit][:, None], size=masks.shape[-2:],
+                                             mode="bilinear", align_corners=False)
+        active = (up.flatten(1) > thr[unit, None]).float()                      # (P, H*W)
+        self.on += torch.bincount(unit, weights=active.sum(1).double(), minlength=n_neurons)
+        # An image shows few of the C concepts: dot each active map only with the masks of the
+        # concepts its image shows (padded to the most any image shows), then add per (unit, concept).
+        shown = area > 0
+        width = max(1, int(shown.sum(axis=1).max()))
+        order = np.argsort(~shown, axis=1, kind="stable")[:, :width]            # shown concepts first
+        valid = np.take_along_axis(shown, order, axis=1)                        # (b, width)
+        picked = np.take_along_axis(flat, order[:, :, None], axis=1) & valid[:, :, None]
+        picked = torch.from_numpy(picked).to(device).float()                    # (b, width, H*W)
+        under = torch.bmm(picked[img], active[:, :, None])[..., 0]              # (P, width)
+        cols = torch.from_numpy(order).to(device)[img]                          # (P, width)
+        flat_index = (unit[:, None] * n_concepts + cols).flatten()
+        self.inter.view(-1).index_add_(0, flat_index, under.flatten().double())
 
     def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.inter.cpu().numpy(), self.on.cpu().numpy(), self.present.cpu().numpy()

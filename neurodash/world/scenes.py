@@ -33,16 +33,37 @@ _CLASH = {BG_COLOUR_NAMES.index(c): COLOUR_NAMES.index(c) for c in BG_COLOUR_NAM
 
 @dataclass(frozen=True)
 class Mix:
-    """Probabilities of 0, 1, 2, ... kind objects and of 0, 1, ... distractors per scene."""
+    """Probabilities of 0, 1, 2, ... kind objects and of 0, 1, ... distractors per scene.
+
+    siblings: the chance that each kind slot after the first shows a sibling of the first kind
+    object (the same kind with one of shape, colour, texture changed): hard negatives, so a
+    trained detector learns the attribute that tells siblings apart."""
 
     kinds: tuple[float, ...]
     distractors: tuple[float, ...]
+    siblings: float = 0.0
+    balanced_block: int = 0
 
 
-# The probe: mean 0.9 kind objects per image, so a kind (1 of 192, colours not quite uniform
-# because of background clashes) is in about 0.5% of images (at most 0.75% in expectation).
-PROBE_MIX = Mix(kinds=(0.25, 0.6, 0.15, 0.0), distractors=(0.25, 0.45, 0.30))
-TRAIN_MIX = Mix(kinds=(0.1, 0.3, 0.3, 0.3), distractors=(0.25, 0.45, 0.30))
+@dataclass(frozen=True)
+class Balanced:
+    """A balanced probe: every image has BALANCED_SLOTS kind slots, filled in order from a
+    sequence of blocks, each block a fresh permutation of the kinds plus `block - n_kinds` empty
+    places. Over any run of images each kind fills the same number of slots to within one, so no
+    kind is in more than ⌈slots·n / block⌉ of n images (0.96% for 2 slots, block 208, 192 kinds) and
+    every kind is about equally rare. Image i still depends only on (key, i): its places are
+    2i and 2i + 1 of the sequence, and a block's permutation depends only on (key, block index)."""
+
+    block: int
+    slots: int = 2
+
+
+# The probe: two kind slots per image from the balanced sequence (block 208: 192 kinds + 16 empty
+# places), so every kind is in 0.96% of images at most and about 0.9% after occlusion (mean 1.85
+# kind objects per image, as in training), plus 0-2 distractors.
+PROBE_BLOCK = 208
+PROBE_MIX = Mix(kinds=(0.0, 0.0, 1.0, 0.0), distractors=(0.25, 0.45, 0.30), balanced_block=PROBE_BLOCK)
+TRAIN_MIX = Mix(kinds=(0.1, 0.3, 0.3, 0.3), distractors=(0.25, 0.45, 0.30), siblings=0.5)
 MIXES = {"probe": PROBE_MIX, "train": TRAIN_MIX}
 
 
@@ -154,6 +175,14 @@ def sample_scenes(key: np.uint64, ids: np.ndarray, constraint: Constraint | None
         clash = np.array([_CLASH.get(int(b), -1) == c.colour for b in range(len(BG_COLOUR_NAMES))])
         bg_colour = np.where(clash[bg_colour], BG_COLOUR_NAMES.index("black"), bg_colour)
     colour = _object_colours(slot_u[..., 1], bg_colour)
+    if mix.balanced_block:
+        active, shape, colour, texture, bg_colour = _balanced_kinds(
+            key, ids, mix.balanced_block, u[:, 1], active, shape, colour, texture, bg_colour, forced,
+            c.bg_colour is None and not c.forces_object)
+        colour = np.where(slots >= KIND_SLOTS, _object_colours(slot_u[..., 1], bg_colour), colour)
+    if mix.siblings > 0:
+        shape, colour, texture = _siblings(rng.uniform(key, ids, 3 * KIND_SLOTS, field_offset=_N_FIELDS),
+                                           mix.siblings, shape, colour, texture, bg_colour, forced)
     if c.colour is not None:
         colour = np.where(is_forced, c.colour, colour)
     lo = np.array(SIZE_RADII)[size, 0]
@@ -164,6 +193,74 @@ def sample_scenes(key: np.uint64, ids: np.ndarray, constraint: Constraint | None
     return Scenes(ids=ids, key=key, bg_colour=bg_colour, bg_pattern=bg_pattern, active=active,
                   shape=shape, colour=colour, texture=texture, size=size, radius=radius,
                   cx=cx, cy=cy, angle=angle)
+
+
+_BALANCED_SLOTS = 2
+_BALANCED_SALT = np.uint64(0xB7E151628AED2A6B)
+
+
+def _balanced_kinds(key, ids, block: int, u_bg, active, shape, colour, texture, bg_colour, forced, free_bg: bool):
+    """Kind slots 0..1 from the balanced sequence (see PROBE_MIX); forced slots keep their draw.
+    The background colour is redrawn uniformly among those that clash with no scheduled kind."""
+    from .vocabulary import concepts
+
+    kinds = concepts("objects")
+    n_kinds = len(kinds)
+    if block < n_kinds:
+        raise ValueError(f"a balanced block must hold every kind ({n_kinds}), got {block}")
+    kind_shape = np.array([k.conditions["shape"] for k in kinds])
+    kind_colour = np.array([k.conditions["colour"] for k in kinds])
+    kind_texture = np.array([k.conditions["texture"] for k in kinds])
+    places = _BALANCED_SLOTS * ids[:, None] + np.arange(_BALANCED_SLOTS)[None, :]
+    blocks = places // block
+    unique, inverse = np.unique(blocks, return_inverse=True)
+    perms = np.argsort(rng.uniform(key ^ _BALANCED_SALT, unique, block), axis=1)
+    value = perms[inverse.reshape(blocks.shape), places % block]
+    active, shape, colour, texture = active.copy(), shape.copy(), colour.copy(), texture.copy()
+    for k in range(_BALANCED_SLOTS):
+        own = k >= forced
+        kind = np.minimum(value[:, k], n_kinds - 1)
+        active[:, k] = np.where(own, value[:, k] < n_kinds, active[:, k])
+        shape[:, k] = np.where(own, kind_shape[kind], shape[:, k])
+        colour[:, k] = np.where(own, kind_colour[kind], colour[:, k])
+        texture[:, k] = np.where(own, kind_texture[kind], texture[:, k])
+    if free_bg:
+        clash_of_bg = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])
+        kind_slots = active[:, :_BALANCED_SLOTS]
+        clashes = ((clash_of_bg[None, :, None] == colour[:, None, :_BALANCED_SLOTS])
+                   & kind_slots[:, None, :]).any(axis=2)
+        allowed = ~clashes  # (n, n_bg); black clashes with no object colour, so never empty
+        pick = np.minimum((u_bg * allowed.sum(1)).astype(np.int64), allowed.sum(1) - 1)
+        bg_colour = np.argmax(np.cumsum(allowed, axis=1) > pick[:, None], axis=1)
+    else:  # the background is given: a scheduled kind of its colour would vanish into it, so drop it
+        clash = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])[bg_colour]
+        for k in range(_BALANCED_SLOTS):
+            active[:, k] &= ~((k >= forced) & (colour[:, k] == clash))
+    return active, shape, colour, texture, bg_colour
+
+
+def _siblings(u: np.ndarray, chance: float, shape, colour, texture, bg_colour, forced):
+    """Kind slots 1.. become, with probability `chance` each, slot 0's kind with one attribute
+    changed to another value (never a colour that clashes with the background, never a forced slot).
+    u: (n, 3 * KIND_SLOTS) uniforms of their own fields, so the other draws stay as they were."""
+    shape, colour, texture = shape.copy(), colour.copy(), texture.copy()
+    clash = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])[bg_colour]
+    for k in range(1, KIND_SLOTS):
+        pick, which, value = u[:, 3 * k], u[:, 3 * k + 1], u[:, 3 * k + 2]
+        attr = _pick(which, 3)
+        new = {0: (shape, len(SHAPES)), 1: (colour, len(COLOUR_NAMES)), 2: (texture, len(TEXTURES))}
+        changed = {}
+        for a, (arr, size) in new.items():
+            # another value than slot 0's: shift by 1..size-1
+            changed[a] = (arr[:, 0] + 1 + _pick(value, size - 1)) % size
+        sib_shape = np.where(attr == 0, changed[0], shape[:, 0])
+        sib_colour = np.where(attr == 1, changed[1], colour[:, 0])
+        sib_texture = np.where(attr == 2, changed[2], texture[:, 0])
+        use = (pick < chance) & (k >= forced) & (sib_colour != clash)
+        shape[:, k] = np.where(use, sib_shape, shape[:, k])
+        colour[:, k] = np.where(use, sib_colour, colour[:, k])
+        texture[:, k] = np.where(use, sib_texture, texture[:, k])
+    return shape, colour, texture
 
 
 def _object_colours(u: np.ndarray, bg_colour: np.ndarray) -> np.ndarray:
