@@ -53,6 +53,9 @@ class LoadedModel:
     net: nn.Module = None  # the network whose named_modules() are the layer names
     weights_path: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    # What "auto" pooling means for a layer the network itself pools (the shapes CNN's head layer
+    # reads each unit's peak when it was trained that way); other layers keep the convention.
+    auto_pooling: dict = field(default_factory=dict)
 
 
 class Normalized(nn.Module):
@@ -374,8 +377,12 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
     module = module.to(device).eval()
     for p in module.parameters():
         p.requires_grad_(False)
+    auto = {}
+    if name == "shapes-cnn":
+        from neurodash.world import CNN_DEFAULT_LAYER
+        auto = {CNN_DEFAULT_LAYER: module.pooling}
     return LoadedModel(module=module, name=name, input_size=size, to_input=make_to_input(size, device),
-                       net=net, weights_path=weights_path, device=device)
+                       net=net, weights_path=weights_path, device=device, auto_pooling=auto)
 
 
 def load_architecture(name: str, *, arch: str | None = None, weights=None,
@@ -493,7 +500,8 @@ class LayerReader:
         out, self._out = self._out, None
         if out is None:
             raise ModelError(f"layer {self.layer!r} did not produce a tensor in the forward pass")
-        return pool(out.float(), self.pooling, batch=x.shape[0])
+        pooling = self.loaded.auto_pooling.get(self.layer, "auto") if self.pooling == "auto" else self.pooling
+        return pool(out.float(), pooling, batch=x.shape[0])
 
 
 def pool(out: torch.Tensor, pooling: str, *, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,9 +38,19 @@ class ChannelHead(nn.Module):
         return pooled * self.weight + self.bias
 
 
+POOLS = ("mean", "max")
+
+
 class ShapesCNN(nn.Module):
-    def __init__(self, n_concepts: int, widths: tuple[int, ...] = WIDTHS):
+    """pool: how the head reads a unit's map ("max": its peak, so a unit is trained to say where
+    its kind is, and a large object of a sibling kind cannot win on area). Stored with the weights
+    (the `max_pool` buffer), so the dashboard reads the units the way they were trained."""
+
+    def __init__(self, n_concepts: int, widths: tuple[int, ...] = WIDTHS, pool: str = "mean"):
         super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+        self.register_buffer("max_pool", torch.tensor(pool == "max"))
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
         self.block1 = _block(3, widths[0])
@@ -50,7 +60,6 @@ class ShapesCNN(nn.Module):
         self.block3 = _block(widths[1], widths[2])
         self.pool3 = nn.MaxPool2d(2)
         self.block4 = _block(widths[2], n_concepts)
-        self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = ChannelHead(n_concepts)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,9 +69,19 @@ class ShapesCNN(nn.Module):
         x = self.pool3(self.block3(x))
         return self.block4(x)
 
+    @property
+    def pooling(self) -> str:
+        return "max" if bool(self.max_pool) else "mean"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concept logits (B, n_concepts)."""
-        return self.head(self.pool(self.features(x)).flatten(1))
+        maps = self.features(x)
+        return self.head(maps.amax(dim=(2, 3)) if bool(self.max_pool) else maps.mean(dim=(2, 3)))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the pool was stored were trained with the mean.
+        state_dict.setdefault(prefix + "max_pool", torch.tensor(False))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def images_to_tensor(images) -> torch.Tensor:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from neurodash.assets import ASSETS
 
 from . import CNN_DEFAULT_LAYER
-from .store import FILE_STEMS, save_weights, write_record
+from .store import FILE_STEMS, read_record, save_weights, write_record
 
 DEFAULTS = {
     "cnn": {"steps": 2400, "batch": 64, "lr": 3e-3, "eval_n": 5000},
@@ -102,17 +102,21 @@ def _init_from(model, init: Path | None) -> None:
     if init is not None:  # continue from earlier weights (safetensors only)
         from safetensors.torch import load_file
 
-        model.load_state_dict(load_file(str(init), device="cpu"))
+        state = load_file(str(init), device="cpu")
+        if "max_pool" in model.state_dict():  # the run's --pool decides, not the init's
+            state["max_pool"] = model.state_dict()["max_pool"].clone()
+        model.load_state_dict(state)
 
 
 def train_cnn(out: Path, *, steps: int, batch: int, lr: float, seed: int, eval_n: int,
-              init: Path | None = None, checkpoint_every: int = 200, resume: bool = False) -> dict:
+              init: Path | None = None, checkpoint_every: int = 200, resume: bool = False,
+              pool: str = "mean") -> dict:
     from .cnn import ShapesCNN, images_to_tensor
     from .quality import cnn_attribute_accuracy, cnn_class_accuracy, unit_selectivity
     from .vocabulary import vocabulary
 
     torch.manual_seed(seed)
-    model = ShapesCNN(len(vocabulary()))
+    model = ShapesCNN(len(vocabulary()), pool=pool)
     _init_from(model, init)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     pos_weight = torch.full((len(vocabulary()),), POS_WEIGHT)
@@ -180,14 +184,37 @@ def clip_quality_and_save(model, out: Path, eval_n: int) -> dict:
     Checkpoint(out, FILE_STEMS["clip"]).remove()
     if not eval_n:
         return {"quality": None}
+    return {"quality": clip_quality(path, eval_n)}
+
+
+def clip_quality(path: Path, eval_n: int) -> dict:
+    """Concept AUROC of the tiny CLIP at `path`, loaded through open_clip as load_clip does."""
+    from .clip import load_clip
+    from .quality import clip_concept_auroc
+
     reloaded, _, tokenizer = load_clip(path)
     auroc = clip_concept_auroc(reloaded, tokenizer, n=eval_n)
     attributes = clip_concept_auroc(reloaded, tokenizer, n=eval_n, concept_set="attributes")
     values = np.array(list(auroc.values()))
-    return {"quality": {"mean_auroc": float(np.nanmean(values)), "min_auroc": float(np.nanmin(values)),
-                        "per_concept": auroc,
-                        "attributes_mean_auroc": float(np.nanmean(list(attributes.values()))),
-                        "attributes": attributes}}
+    return {"mean_auroc": float(np.nanmean(values)), "min_auroc": float(np.nanmin(values)),
+            "per_concept": auroc, "attributes_mean_auroc": float(np.nanmean(list(attributes.values()))),
+            "attributes": attributes}
+
+
+def remeasure(which: str, out: Path, eval_n: int) -> dict:
+    """The record's held-out quality measured again for the weights in `out` on today's world
+    (after the world's probe changed), keeping how they were trained."""
+    from .quality import cnn_attribute_accuracy, cnn_class_accuracy, unit_selectivity
+
+    stem = FILE_STEMS[which]
+    weights = out / f"{stem}.safetensors"
+    if which == "clip":
+        return {"quality": clip_quality(weights, eval_n)}
+    from .cnn import load_cnn
+
+    model = load_cnn(weights)
+    return {"quality": cnn_attribute_accuracy(model, n=eval_n), "per_class": cnn_class_accuracy(model, n=eval_n),
+            "selectivity": unit_selectivity(model, CNN_DEFAULT_LAYER, n=eval_n)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, help="start from these weights (.safetensors) instead of scratch")
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/<name>.partial.* if present")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="train nothing: measure the weights in --out again on today's world and "
+                             "update their record's quality (how they were trained stays)")
+    parser.add_argument("--pool", choices=("mean", "max"), default="mean",
+                        help="cnn only: how the head reads each unit's map (max: its peak)")
     args = parser.parse_args(argv)
     cfg = dict(DEFAULTS[args.which])
     for key in ("steps", "batch", "lr", "eval_n"):
@@ -217,10 +249,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     stem = FILE_STEMS[args.which]
     record_path = args.out / f"{stem}.record.json"
+    if args.remeasure:
+        from datetime import date
+
+        record = read_record(record_path)
+        record.update(remeasure(args.which, args.out, cfg["eval_n"]))
+        record["remeasured"] = {"command": "python -m neurodash.world.train " + " ".join(
+            argv if argv is not None else sys.argv[1:]), "date": date.today().isoformat()}
+        write_record(record_path, record)
+        print(json.dumps({k: v for k, v in record.items() if k not in ("per_class", "quality")}, indent=2)[:2000])
+        return 0
     start = time.perf_counter()
+    extra = {"pool": args.pool} if args.which == "cnn" else {}
     fn = train_cnn if args.which == "cnn" else train_clip
     result = fn(args.out, seed=args.seed, init=args.init, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, **cfg)
+                resume=args.resume, **extra, **cfg)
     seconds = time.perf_counter() - start
     record = {"command": "python -m neurodash.world.train " + " ".join(argv if argv is not None else sys.argv[1:]),
               "config": cfg, "seed": args.seed, "init": str(args.init) if args.init else None,
