@@ -210,3 +210,40 @@ def test_mask_geometry_matches_the_scene():
         assert abs((xs.mean() + 0.5) / size - scenes.cx[i, k]) < 0.03
         assert abs((ys.mean() + 0.5) / size - scenes.cy[i, k]) < 0.03
     assert circles >= 10
+
+
+def _kind_slot_counts(scenes):
+    from neurodash.world.vocabulary import COLOUR_NAMES, SHAPES, TEXTURES
+
+    counts = np.zeros(len(world.vocabulary()), dtype=int)
+    names = world.vocabulary()
+    for i, k in zip(*np.nonzero(scenes.active[:, :KIND_SLOTS])):
+        name = f"{TEXTURES[scenes.texture[i, k]]} {COLOUR_NAMES[scenes.colour[i, k]]} {SHAPES[scenes.shape[i, k]]}"
+        counts[names.index(name)] += 1
+    return counts
+
+
+def test_the_probe_spreads_the_kinds_evenly():
+    """Balanced probe: 2 kind slots per image, blocks of 208 places (192 kinds + 16 empty), so 2080
+    images hold every kind exactly 20 times, and any window within one block's worth at each end."""
+    from neurodash.world.scenes import PROBE_BLOCK
+
+    n = 10 * PROBE_BLOCK
+    counts = _kind_slot_counts(world.scene_batch(n, seed=4))
+    assert (counts == 2 * n // PROBE_BLOCK).all()
+    window = _kind_slot_counts(world.scene_batch(777, seed=4, start=321))
+    assert window.max() - window.min() <= 2 and window.min() >= 2 * 777 // PROBE_BLOCK - 1
+
+
+def test_the_training_mix_shows_siblings_as_hard_negatives():
+    scenes = world.scene_batch(3000, seed=5, mix="train")
+    both = scenes.active[:, 0] & scenes.active[:, 1]
+    same = ((scenes.shape[:, 0] == scenes.shape[:, 1]).astype(int) + (scenes.colour[:, 0] == scenes.colour[:, 1])
+            + (scenes.texture[:, 0] == scenes.texture[:, 1]))
+    sibling_share = float((same[both] == 2).mean())
+    assert 0.4 <= sibling_share <= 0.65  # the mix asks for 0.5 (plus chance siblings), not all
+    probe = world.scene_batch(3000, seed=5)
+    probe_same = ((probe.shape[:, 0] == probe.shape[:, 1]).astype(int) + (probe.colour[:, 0] == probe.colour[:, 1])
+                  + (probe.texture[:, 0] == probe.texture[:, 1]))
+    pair = probe.active[:, 0] & probe.active[:, 1]
+    assert float((probe_same[pair] == 2).mean()) < 0.1  # the probe keeps siblings at chance
