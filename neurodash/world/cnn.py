@@ -1,11 +1,13 @@
 """The shapes CNN: a small multi-label classifier over the world's object kinds.
 
-Four conv blocks (named block1..block4, reachable by model.get_submodule). block4 has one channel
-per object kind, and the head reads each kind's logit from its own channel only (global average
+Four conv blocks (named block1..block3, block4, reachable by model.get_submodule). block4 has one
+channel per object kind, and the head reads each kind's logit from its own channel only (a global
 pool, then a per-channel scale and bias): the SqueezeNet / network-in-network classifier. So the
 default layer's units are trained to be sparse, spatial detectors of one kind each, which is what
-the dashboard's methods are built to find. Input: float (B,3,H,W) in [0,1]; the normalisation
-lives inside the module.
+the dashboard's methods are built to find. The shipped head pools by the peak (max): under a mean,
+a large object of a sibling kind (same colour and texture, another shape) outscored a small object
+of the unit's own kind on area alone. Input: float (B,3,H,W) in [0,1]; the normalisation lives
+inside the module.
 """
 from __future__ import annotations
 

@@ -103,3 +103,30 @@ def test_missing_or_first_edition_weights_give_a_clear_message(tmp_path):
     save_file({"head.weight": torch.zeros(54, 128), "head.bias": torch.zeros(54)}, str(old))
     with pytest.raises(ValueError, match="first-edition"):
         world_cnn.load_cnn(old)
+
+
+def test_the_head_pooling_travels_with_the_weights_and_drives_auto_pooling(tmp_path):
+    """A max-pooled head is stored with the weights; the dashboard's "auto" pooling then reads the
+    head layer by its peak (as trained) and the other layers by the mean. Weights saved before
+    the pool was stored load as mean-pooled."""
+    from neurodash.models import LayerReader, load_model
+    from neurodash.world.store import save_weights
+
+    torch.manual_seed(0)
+    peak = world_cnn.ShapesCNN(len(world.vocabulary()), pool="max").eval()
+    save_weights(peak.state_dict(), tmp_path / "peak.safetensors")
+    old_style = {k: v for k, v in world_cnn.ShapesCNN(len(world.vocabulary())).state_dict().items() if k != "max_pool"}
+    save_weights(old_style, tmp_path / "old.safetensors")
+    assert world_cnn.load_cnn(tmp_path / "peak.safetensors").pooling == "max"
+    assert world_cnn.load_cnn(tmp_path / "old.safetensors").pooling == "mean"
+
+    lm = load_model("shapes-cnn", weights=tmp_path / "peak.safetensors", device="cpu")
+    assert lm.auto_pooling == {world.CNN_DEFAULT_LAYER: "max"}
+    x = torch.rand(3, 3, 64, 64)
+    pooled, maps = LayerReader(lm, world.CNN_DEFAULT_LAYER).read(x)
+    torch.testing.assert_close(pooled, maps.amax(dim=(2, 3)))
+    assert not torch.allclose(pooled, maps.mean(dim=(2, 3)))
+    pooled3, maps3 = LayerReader(lm, "block3").read(x)
+    torch.testing.assert_close(pooled3, maps3.mean(dim=(2, 3)))
+    with torch.no_grad():  # the logits read the same peak
+        torch.testing.assert_close(lm.module(x), pooled * peak.head.weight + peak.head.bias)
