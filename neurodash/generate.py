@@ -4,7 +4,7 @@
 `.render(concept, m, seed, progress=None, cancel=None) -> uint8 (m, H, W, 3)`:
 
 - ``world``: the shapes-world concept renderer. Exact (every image shows the concept), instant,
-  offline; the default. Prototypical renders (2-3 large instances) unless ``hard=True`` (one).
+  offline; the default. Prototypical renders (2-3 medium-sized instances) unless ``hard=True`` (one).
 - ``diffusers``: a text-to-image pipeline (Stable Diffusion 1.x/2.x/SDXL/SD-Turbo through
   ``AutoPipelineForText2Image``) loaded from a local directory or a model id through the Hugging Face
   cache: a cached id loads without the network; a missing one downloads with progress when online,
@@ -53,10 +53,10 @@ def image_seed(seed: int, i: int) -> int:
 
 class WorldGenerator:
     """The shapes world's renderer: m fresh scenes that show the concept. By default prototypical
-    (2-3 large instances, like a detector's top images); hard=True: one instance of random size."""
+    (2-3 medium-sized instances, like a detector's top images); hard=True: one instance of random size."""
 
     name = "world"
-    EDITION = 2  # the world's second edition (object kinds, prototypical renders): old caches differ
+    EDITION = 3  # 2: object kinds, prototypical renders; 3: the balanced probe, medium prototypes
 
     def __init__(self, size: int = 64, chunk: int = 64, hard: bool = False):
         self.size = int(size)

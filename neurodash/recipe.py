@@ -12,7 +12,7 @@ from pathlib import Path
 
 from neurodash.cache import stable_hash
 
-DEFAULT_PROBE_N = 2000
+DEFAULT_PROBE_N = 5000
 
 
 class RecipeError(ValueError):

@@ -115,3 +115,13 @@ def test_world_probe_regenerates_any_id():
     assert p.listing_hash() != make_probe("world", n=40, seed=4, size=32).listing_hash()
     with pytest.raises(IndexError):
         p.images([40])
+
+
+def test_a_world_probe_listing_changes_with_the_world_version(monkeypatch):
+    """A cache built on an older world (same n and seed, other images) must not be trusted."""
+    from neurodash import world
+    from neurodash.probes import WorldProbe
+
+    before = WorldProbe(10, seed=3).listing_hash()
+    monkeypatch.setattr(world, "WORLD_VERSION", world.WORLD_VERSION + "-next")
+    assert WorldProbe(10, seed=3).listing_hash() != before

@@ -55,7 +55,7 @@ with st.form("verify_form"):
     d1, d2 = st.columns(2)
     model_dir = d1.text_input("diffusers pipeline (local directory or cached model id)", key="verify_model")
     hard = d1.checkbox("hard renders (world): one instance of the concept, of random size", key="verify_hard",
-                       help="By default the world renders 2-3 large instances, like a detector's top images.")
+                       help="By default the world renders 2-3 medium-sized instances, like a detector's top images.")
     # The paper's rule is the default: the layer's mean AR is computed once in the background (and
     # cached); the one-concept result shows at once against the fixed 0.5, then against the mean.
     rule = d2.radio("keep the hypothesis when AR ≥", [MEAN_AR_RULE, "0.5"], key="verify_rule", horizontal=True)

@@ -39,7 +39,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--m", type=options.positive_int, default=DEFAULT_M,
                    help=f"images rendered per concept (default {DEFAULT_M})")
     p.add_argument("--hard-render", action="store_true",
-                   help="world generator: one instance of the concept per render instead of 2-3 large ones")
+                   help="world generator: one instance of the concept per render instead of 2-3 medium-sized ones")
     p.add_argument("--seed", type=options.nonnegative_int, default=0)
     p.add_argument("--threshold", type=options.unit, default=None,
                    help="AR to keep a hypothesis (default: mean AR of SIEVE's hypotheses on the layer)")

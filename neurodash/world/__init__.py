@@ -10,6 +10,9 @@ from .vocabulary import CONCEPT_SETS, DEFAULT_SET, concept_groups, concept_index
 
 CNN_DEFAULT_LAYER = "block4"  # one unit per object kind (see cnn.py)
 IMAGE_SIZE = 64  # the default image size of the world and the input size of the shipped models
+# Changes whenever the same (n, seed) would draw other images: a workspace's fingerprint holds it,
+# so a cache built on an older world is recomputed, never trusted. "2.1": the balanced probe.
+WORLD_VERSION = "2.1"
 
 
 def load_cnn():
@@ -48,7 +51,7 @@ def clip_encode_texts(model, tokenizer, texts):
 
 
 __all__ = [
-    "CNN_DEFAULT_LAYER", "IMAGE_SIZE", "CONCEPT_SETS", "DEFAULT_SET", "vocabulary", "concept_groups",
+    "CNN_DEFAULT_LAYER", "IMAGE_SIZE", "WORLD_VERSION", "CONCEPT_SETS", "DEFAULT_SET", "vocabulary", "concept_groups",
     "concept_index", "set_of", "concept_frequency", "sample", "scene_batch",
     "render_concept", "load_cnn", "load_clip", "clip_encode_images", "clip_encode_texts",
 ]

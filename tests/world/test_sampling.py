@@ -128,9 +128,9 @@ def test_concept_renders_contain_their_concept_and_controls_do_not(concept_set):
         assert not labels[:, j].any() and not masks[:, j].any(), name
 
 
-def test_prototypical_renders_show_two_or_three_large_instances():
-    """Like a detector's top images: 2-3 visible large copies of the kind (counted on the scene's
-    owner map), against one for the hard render."""
+def test_prototypical_renders_show_two_or_three_medium_instances():
+    """Like a detector's top images: 2-3 visible medium-sized copies of the kind (counted on the
+    scene's owner map), against one for the hard render."""
     names = world.vocabulary()
     for name in ("checkered white ring", "plain red star", "dotted green cross", "striped blue triangle"):
         j = names.index(name)
@@ -141,7 +141,7 @@ def test_prototypical_renders_show_two_or_three_large_instances():
         _, _, hard_masks, hard_count = world.render_concept(name, 30, seed=4, hard=True, instances=True)
         assert (hard_count >= 1).all() and np.mean(hard_count == 1) > 0.9
         hard_area = hard_masks[:, j].sum(axis=(1, 2))
-        assert area.min() >= 150 and area.mean() > 2 * hard_area.mean(), name
+        assert area.min() >= 100 and area.mean() > 1.5 * hard_area.mean(), name
 
 
 def test_hard_renders_are_forced_not_filtered():
