@@ -15,7 +15,10 @@ def test_hypothesize_with_a_transparent_clip_names_the_colour(stand_in, colour_c
         for h in hyps:
             assert len(h.concepts) == 2 and h.scores[0] >= h.scores[1]
             assert h.crops.shape[1:] == (64, 64, 3)
-        assert hyps[0].concepts[0] == colour  # the largest cluster is named by the colour
+        # the largest cluster is named by the colour: both its names are the colour or a
+        # colour+shape of it (with ~2 kind objects per probe scene, other colours dilute the crop,
+        # and the colour+shape names, flatter in this stand-in, can tie or win)
+        assert all(name.split()[0] == colour for name in hyps[0].concepts), hyps[0].concepts
 
 
 def test_hypothesize_with_the_tiny_clip_finds_the_colour(stand_in):
