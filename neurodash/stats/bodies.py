@@ -11,7 +11,8 @@ from scipy.special import logsumexp
 from neurodash.stats import engine as _e
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
-                                    WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, csr_from_mask, safe_div, tdot)
+                                    WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
+from neurodash.stats.moments import blocked_product, centring_is_safe, column_sums, labels_csr
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -208,8 +209,57 @@ def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool
     return np.clip(safe_div(num, np.sqrt(var_a * var_c)), -1.0, 1.0)
 
 
+def _unit_moments(nb: Neurons, key: str, values):
+    """Unweighted: (values (n, G) in the work dtype, Σ per column, centred Σ² per column, whether
+    a product of these values may be centred afterwards), computed once per batch."""
+    cache = nb.__dict__.setdefault("_unit_moments", {})
+    if key not in cache:
+        V = values()
+        s1, s2 = column_sums(V, squares=True)
+        ss = np.maximum(s2 - s1 * s1 / nb.n, 0.0)
+        cache[key] = (V, s1, ss, centring_is_safe(V.dtype, nb.n, s1, ss))
+    return cache[key]
+
+
+def _pearson_unit(nb: Neurons, key: str, values, ch: Chunk, X: np.ndarray | None = None):
+    """Unweighted Pearson as one blocked product of the raw columns, centred afterwards:
+    Σ(a − ā)(x − x̄) = Σ a·x − ā·Σx. X: the concept values (default: the chunk's labels or values
+    as they came). None when the neuron values are too far from zero for a float32 product centred
+    afterwards (the caller then centres first)."""
+    V, s_a, ss_a, safe = _unit_moments(nb, key, values)
+    if not safe:
+        return None
+    n = float(nb.n)
+    if X is None and ch.is_binary:
+        num, s_x, _ = blocked_product(V, ch.label_matrix, nb.dtype, "labels")
+        ch.__dict__.setdefault("n_c", s_x[None, :])  # exact counts: the same as counting them
+        ss_c = s_x - s_x * s_x / n
+    else:
+        num, s_x, s2 = blocked_product(V, ch.raw if X is None else X, nb.dtype, "values")
+        ss_c = s2 - s_x * s_x / n
+    num -= np.outer(s_a / n, s_x)
+    ss_c = np.where(ss_c <= 1e-12 * max(n, 1.0), 0.0, ss_c)
+    return np.clip(safe_div(num, np.sqrt(ss_a[:, None] * ss_c[None, :])), -1.0, 1.0)
+
+
+def unit_product_is_safe(nb: Neurons, key: str = "acts") -> bool:
+    """Whether the unweighted product paths (one blocked product, no (n, m) concept copy) apply."""
+    if nb.W is not None:
+        return False
+    values = (lambda: _acts_values(nb)) if key == "acts" else (lambda: nb.rank_values)
+    return _unit_moments(nb, key, values)[3]
+
+
+def _acts_values(nb: Neurons) -> np.ndarray:
+    return nb.A.astype(nb.dtype, copy=False)
+
+
 def _pearson(nb, ch):
     X = ch.X  # for a 0/1 concept the values already are the labels
+    if nb.W is None:
+        out = _pearson_unit(nb, "acts", lambda: _acts_values(nb), ch)
+        if out is not None:
+            return out
     if not ch.is_binary:
         return _pearson_from(nb, "acts", lambda: nb.centred, X, False, None, ch.wsum)
     if "n_c" in ch.__dict__ or (ch.cache is not None and "n_c" in ch.cache):
@@ -233,34 +283,59 @@ def _rank_centred(nb: Neurons) -> np.ndarray:
 
 def _spearman(nb, ch):
     if ch.is_binary:  # the ranks of a 0/1 column are an increasing affine map of it
+        if nb.W is None:
+            out = _pearson_unit(nb, "ranks", lambda: nb.rank_values, ch)
+            if out is not None:
+                return out
         return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), ch.X, True, ch.n_c)
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
     if nb.W is None:  # one sort per concept column, ranks written straight in the work dtype
         order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
         Rcon = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
+        out = _pearson_unit(nb, "ranks", lambda: nb.rank_values, ch, Rcon)
+        if out is not None:
+            return out
     else:
         Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)
     return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), Rcon, False)
 
 
 def _cosine(nb, ch):
-    WA, sa = _moments(nb, "raw", lambda: nb.A.astype(nb.dtype, copy=False))
-    num = np.asarray(tdot(WA, ch.X), dtype=np.float64)
-    sc = ch.n_c if ch.is_binary else ch.wsum("x2", lambda: ch.X * ch.X)
+    if nb.W is None:  # raw Σa² from one blocked pass, no (n, G) temporary; one blocked product
+        V, s1, ss, _ = _unit_moments(nb, "acts", lambda: _acts_values(nb))
+        sa = (ss + s1 * s1 / nb.n)[:, None]
+        X = ch.label_matrix if ch.is_binary else ch.raw
+        num, _, sc = blocked_product(V, X, nb.dtype, "labels" if ch.is_binary else "values")
+        sc = sc[None, :]
+    else:
+        WA, sa = _moments(nb, "raw", lambda: nb.A.astype(nb.dtype, copy=False))
+        sc = ch.n_c if ch.is_binary else ch.wsum("x2", lambda: ch.X * ch.X)
+        num = np.asarray(tdot(WA, ch.X), dtype=np.float64)
     return np.clip(safe_div(num, np.sqrt(sa * sc)), -1.0, 1.0)
 
 
 def _mad(nb, ch):
-    s_in = np.asarray(tdot(nb.WA, ch.Pf), dtype=np.float64)
-    s_all = nb.wsum_acts[:, None]
+    if nb.W is None:  # one blocked product with the labels, which also counts them
+        V, s1, _, _ = _unit_moments(nb, "acts", lambda: _acts_values(nb))
+        s_in, n_c, _ = blocked_product(V, ch.label_matrix, nb.dtype, "labels")
+        ch.__dict__.setdefault("n_c", n_c[None, :])
+        s_all = s1[:, None]
+    else:
+        s_in = np.asarray(tdot(nb.WA, ch.Pf), dtype=np.float64)
+        s_all = nb.wsum_acts[:, None]
     return safe_div(s_in, ch.n_c) - safe_div(s_all - s_in, nb.tot - ch.n_c)
 
 
 def _wpmi(nb, ch):
-    L = np.log(np.maximum(ch.X, WPMI_MIN_PROB))
-    mean_active = safe_div(np.asarray(nb.FW @ L, dtype=np.float64), nb.n_f)
-    mean_c = ch.wsum("x1", lambda: ch.X) / nb.tot
+    if ch.is_binary:  # log max(x, 1e-8) is 0 where a label is present, log 1e-8 where absent
+        absent = float(np.log(np.maximum(np.zeros(1, dtype=ch.X.dtype), WPMI_MIN_PROB))[0])
+        mean_active = safe_div((nb.n_f - ch.n11) * absent, nb.n_f)
+        mean_c = ch.n_c / nb.tot
+    else:
+        L = np.log(np.maximum(ch.X, WPMI_MIN_PROB))
+        mean_active = safe_div(np.asarray(nb.FW @ L, dtype=np.float64), nb.n_f)
+        mean_c = ch.wsum("x1", lambda: ch.X) / nb.tot
     with np.errstate(divide="ignore"):
         log_mean = np.where(mean_c > 0, np.log(np.where(mean_c > 0, mean_c, 1.0)), np.nan)
     return mean_active - WPMI_LAMBDA * log_mean
@@ -285,7 +360,7 @@ def soft_log_p(nb: Neurons, X: np.ndarray, binary: bool = False) -> np.ndarray:
         # a row filling several positions appears several times; the product sums its differences
         S = sparse.csr_array((np.tile(present - absent, nb.G), rows.ravel(), np.arange(nb.G + 1) * top),
                              shape=(nb.G, nb.n))
-        return absent.sum() + (S @ csr_from_mask(P)).toarray()
+        return absent.sum() + (S @ labels_csr(P)).toarray()
     out = np.empty((nb.G, m))
     block = max(1, (1 << 20) // max(1, top * m))  # (block, top, m) float64 stays in cache
 

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from neurodash.stats import ranks as _ranks
+from neurodash.stats.moments import labels_csr
 from neurodash.stats.topk import column_tops, ordered_top_rows
 
 DEFAULT_ALPHA = 0.01
@@ -343,6 +344,14 @@ class Chunk:
         return self.raw if self.raw.dtype == bool else self.raw >= CONCEPT_THRESHOLD
 
     @cached_property
+    def label_matrix(self) -> np.ndarray:
+        """The labels as they came where they already are 0/1 (bool, or an integer matrix, which
+        concepts_are_binary reads as 0/1), else P: what a blocked product converts block by block."""
+        if self.raw.dtype == bool or np.issubdtype(self.raw.dtype, np.integer):
+            return self.raw
+        return self.P
+
+    @cached_property
     def Pf(self) -> np.ndarray:
         return self.P.astype(self.nb.dtype)
 
@@ -353,9 +362,18 @@ class Chunk:
         return self.raw.astype(self.nb.dtype, copy=False)
 
     @cached_property
+    def labels(self) -> sparse.csr_array:
+        """The labels P as CSR (n, m) in the work dtype, built once per chunk."""
+        return labels_csr(self.P, dtype=self.nb.dtype)
+
+    @cached_property
     def n_c(self) -> np.ndarray:
         if self.nb.W is None:
-            return np.count_nonzero(self.P, axis=0).astype(np.float64)[None, :]
+            if "labels" in self.__dict__:  # the CSR already holds every label: count its columns
+                counts = np.bincount(self.labels.indices, minlength=self.P.shape[1])
+            else:
+                counts = np.count_nonzero(self.P, axis=0)
+            return counts.astype(np.float64)[None, :]
         return self.wsum("n_c", lambda: self.Pf)
 
     @cached_property
@@ -367,7 +385,7 @@ class Chunk:
             return np.asarray(tdot(FU, self.P[union].astype(FU.dtype)), dtype=np.float64)
         density = np.count_nonzero(self.P) / max(self.P.size, 1)
         if density < 0.05:  # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
-            return (FW @ csr_from_mask(self.P, dtype=FW.dtype)).toarray().astype(np.float64)
+            return (FW @ self.labels).toarray().astype(np.float64)
         return np.asarray(FW @ self.Pf, dtype=np.float64)
 
 

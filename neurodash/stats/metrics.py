@@ -26,7 +26,7 @@ from neurodash.stats import engine as _e
 from neurodash.stats.bodies import (_accuracy, _auprc, _auroc, _balanced_accuracy, _cosine, _f1,
                                     _inverse_auprc, _inverse_auroc, _inverse_balanced_accuracy, _iou,
                                     _mad, _pearson, _precision, _recall, _soft_wpmi, _spearman, _wpmi,
-                                    soft_log_p, soft_wpmi_from_log_p)
+                                    soft_log_p, soft_wpmi_from_log_p, unit_product_is_safe)
 # re-exported: callers use metrics.<name> for the engine's public pieces
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, DEFAULT_ALPHA, SOFT_WPMI_TOP_K, Chunk, Neurons,  # noqa: F401
                                     check_acts, check_concepts, check_weights, concepts_are_binary, tdot,
@@ -129,6 +129,11 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
     if metric.name == "soft_wpmi":
         return C  # the marginal couples neurons, not concepts; gathered block is G×100×m
     per_col = nb.n
+    if metric.name in ("pearson", "cosine", "mad") or (metric.name == "spearman" and binary):
+        # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
+        # a chunk's temporaries are its (G, m) results and one converted row block
+        if unit_product_is_safe(nb, "ranks" if metric.name == "spearman" else "acts"):
+            per_col = max(nb.G, 2048)
     if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column
             and not binary):
         per_col = nb.n * 3  # several (m, n) int64 temporaries while sorting
