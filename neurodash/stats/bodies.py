@@ -12,7 +12,7 @@ from neurodash.stats import engine as _e
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
                                     WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
-from neurodash.stats.moments import blocked_product, centring_is_safe, column_sums, labels_csr
+from neurodash.stats.moments import blocked_product, labels_csr
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -73,6 +73,10 @@ def _auroc(nb, ch):
 
 def _inverse_auroc(nb, ch):
     R = nb.rank_values  # (n, G)
+    if nb.W is None:  # rank sums over each concept's positives: one blocked product that also counts them
+        S, n_c, _ = blocked_product(R, ch.label_matrix, nb.dtype, "labels")
+        ch.__dict__.setdefault("n_c", n_c[None, :])
+        return _auc_from_rank_sum(S, ch.n_c, nb.tot)
     WR = R if nb.W is None else R * nb.W
     S = np.asarray(tdot(WR.astype(nb.dtype, copy=False), ch.Pf), dtype=np.float64)
     return _auc_from_rank_sum(S, ch.n_c, nb.tot)
@@ -92,13 +96,15 @@ def _average_precision(V, ws, pos_total):
         inv = 1.0 / Vs  # V ≥ 1 here: a positive counts itself
         k = Vs.shape[1]
         total = inv @ np.arange(1.0, k + 1.0)  # Σ_t (t + 1) / V_t, as if no two positives tied
-        # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare)
-        hits = np.flatnonzero(Vs[:, 1:] == Vs[:, :-1])
-        if hits.size:
-            _, end = _ranks.sorted_groups(Vs)
+        # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare,
+        # so only the score columns that have one are looked at again)
+        tied = np.unique(np.flatnonzero(Vs[:, 1:] == Vs[:, :-1]) // max(k - 1, 1))
+        if tied.size:
+            _, end = _ranks.sorted_groups(Vs[tied])
             pos = np.arange(k)
-            extra = np.where(end != pos, (end - pos) * inv, 0.0).sum(axis=1)
-            total = total + extra
+            extra = np.where(end != pos, (end - pos) * inv[tied], 0.0).sum(axis=1)
+            total = total.copy()
+            total[tied] += extra
     else:
         o = np.argsort(V, axis=1)
         Vs = np.take_along_axis(V, o, axis=1)
@@ -209,24 +215,12 @@ def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool
     return np.clip(safe_div(num, np.sqrt(var_a * var_c)), -1.0, 1.0)
 
 
-def _unit_moments(nb: Neurons, key: str, values):
-    """Unweighted: (values (n, G) in the work dtype, Σ per column, centred Σ² per column, whether
-    a product of these values may be centred afterwards), computed once per batch."""
-    cache = nb.__dict__.setdefault("_unit_moments", {})
-    if key not in cache:
-        V = values()
-        s1, s2 = column_sums(V, squares=True)
-        ss = np.maximum(s2 - s1 * s1 / nb.n, 0.0)
-        cache[key] = (V, s1, ss, centring_is_safe(V.dtype, nb.n, s1, ss))
-    return cache[key]
-
-
-def _pearson_unit(nb: Neurons, key: str, values, ch: Chunk, X: np.ndarray | None = None):
+def _pearson_unit(nb: Neurons, key: str, ch: Chunk, X: np.ndarray | None = None):
     """Unweighted Pearson as one blocked product of the raw columns, centred afterwards:
     Σ(a − ā)(x − x̄) = Σ a·x − ā·Σx. X: the concept values (default: the chunk's labels or values
     as they came). None when the neuron values are too far from zero for a float32 product centred
     afterwards (the caller then centres first)."""
-    V, s_a, ss_a, safe = _unit_moments(nb, key, values)
+    V, s_a, ss_a, safe = nb.unit_moments(key)
     if not safe:
         return None
     n = float(nb.n)
@@ -246,20 +240,15 @@ def unit_product_is_safe(nb: Neurons, key: str = "acts") -> bool:
     """Whether the unweighted product paths (one blocked product, no (n, m) concept copy) apply."""
     if nb.W is not None:
         return False
-    values = (lambda: _acts_values(nb)) if key == "acts" else (lambda: nb.rank_values)
-    return _unit_moments(nb, key, values)[3]
-
-
-def _acts_values(nb: Neurons) -> np.ndarray:
-    return nb.A.astype(nb.dtype, copy=False)
+    return nb.unit_moments(key)[3]
 
 
 def _pearson(nb, ch):
-    X = ch.X  # for a 0/1 concept the values already are the labels
     if nb.W is None:
-        out = _pearson_unit(nb, "acts", lambda: _acts_values(nb), ch)
+        out = _pearson_unit(nb, "acts", ch)
         if out is not None:
             return out
+    X = ch.X  # for a 0/1 concept the values already are the labels
     if not ch.is_binary:
         return _pearson_from(nb, "acts", lambda: nb.centred, X, False, None, ch.wsum)
     if "n_c" in ch.__dict__ or (ch.cache is not None and "n_c" in ch.cache):
@@ -284,7 +273,7 @@ def _rank_centred(nb: Neurons) -> np.ndarray:
 def _spearman(nb, ch):
     if ch.is_binary:  # the ranks of a 0/1 column are an increasing affine map of it
         if nb.W is None:
-            out = _pearson_unit(nb, "ranks", lambda: nb.rank_values, ch)
+            out = _pearson_unit(nb, "ranks", ch)
             if out is not None:
                 return out
         return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), ch.X, True, ch.n_c)
@@ -293,7 +282,7 @@ def _spearman(nb, ch):
     if nb.W is None:  # one sort per concept column, ranks written straight in the work dtype
         order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
         Rcon = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
-        out = _pearson_unit(nb, "ranks", lambda: nb.rank_values, ch, Rcon)
+        out = _pearson_unit(nb, "ranks", ch, Rcon)
         if out is not None:
             return out
     else:
@@ -303,7 +292,7 @@ def _spearman(nb, ch):
 
 def _cosine(nb, ch):
     if nb.W is None:  # raw Σa² from one blocked pass, no (n, G) temporary; one blocked product
-        V, s1, ss, _ = _unit_moments(nb, "acts", lambda: _acts_values(nb))
+        V, s1, ss, _ = nb.unit_moments("acts")
         sa = (ss + s1 * s1 / nb.n)[:, None]
         X = ch.label_matrix if ch.is_binary else ch.raw
         num, _, sc = blocked_product(V, X, nb.dtype, "labels" if ch.is_binary else "values")
@@ -317,7 +306,7 @@ def _cosine(nb, ch):
 
 def _mad(nb, ch):
     if nb.W is None:  # one blocked product with the labels, which also counts them
-        V, s1, _, _ = _unit_moments(nb, "acts", lambda: _acts_values(nb))
+        V, s1, _, _ = nb.unit_moments("acts")
         s_in, n_c, _ = blocked_product(V, ch.label_matrix, nb.dtype, "labels")
         ch.__dict__.setdefault("n_c", n_c[None, :])
         s_all = s1[:, None]

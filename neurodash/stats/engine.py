@@ -14,7 +14,8 @@ import numpy as np
 from scipy import sparse
 
 from neurodash.stats import ranks as _ranks
-from neurodash.stats.moments import labels_csr
+from neurodash.stats.moments import centring_is_safe, column_sums, labels_csr
+from neurodash.stats.parallel import run_blocks
 from neurodash.stats.topk import column_tops, ordered_top_rows
 
 DEFAULT_ALPHA = 0.01
@@ -163,11 +164,31 @@ class Neurons:
         A = self.A.astype(self.dtype, copy=False)
         return A if self.W is None else A * self.W.astype(self.dtype)
 
+    def unit_moments(self, key: str = "acts"):
+        """Unweighted: (values (n, G) in the work dtype, Σ per column, centred Σ² per column, whether
+        a product of these values may be centred afterwards), one blocked float64 pass, cached.
+        key: "acts" (the activations) or "ranks" (their average ranks)."""
+        cache = self.__dict__.setdefault("_unit_moments", {})
+        if key not in cache:
+            V = self.A.astype(self.dtype, copy=False) if key == "acts" else self.rank_values
+            s1, s2 = column_sums(V, squares=True)
+            ss = np.maximum(s2 - s1 * s1 / self.n, 0.0)
+            cache[key] = (V, s1, ss, centring_is_safe(V.dtype, self.n, s1, ss))
+        return cache[key]
+
     @cached_property
     def constant(self) -> np.ndarray:
         """(G,) True where the neuron takes one value on all rows of positive weight."""
         if self.W is None:
-            c = self.A.max(axis=0) == self.A.min(axis=0)
+            # a centred Σ² well above what rounding leaves of a constant column proves the column
+            # varies; only the rest (normally none) are compared exactly
+            _, s1, ss, _ = self.unit_moments("acts")
+            s2 = ss + s1 * s1 / self.n
+            c = np.zeros(self.G, dtype=bool)
+            maybe = np.flatnonzero(ss <= 8.0 * (self.n + 2) * np.finfo(np.float64).eps * s2)
+            if maybe.size:
+                sub = self.A[:, maybe]
+                c[maybe] = sub.max(axis=0) == sub.min(axis=0)
         else:
             live = self.W > 0
             hi = np.where(live, self.A, -np.inf).max(axis=0)
@@ -385,7 +406,14 @@ class Chunk:
             return np.asarray(tdot(FU, self.P[union].astype(FU.dtype)), dtype=np.float64)
         density = np.count_nonzero(self.P) / max(self.P.size, 1)
         if density < 0.05:  # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
-            return (FW @ self.labels).toarray().astype(np.float64)
+            labels = self.labels
+            out = np.empty((FW.shape[0], labels.shape[1]))
+
+            def neurons(g0, g1):  # blocks of neurons side by side (scipy releases the GIL)
+                out[g0:g1] = (FW[g0:g1] @ labels).toarray()
+
+            run_blocks(neurons, FW.shape[0], FW.nnz * 16 + labels.nnz)
+            return out
         return np.asarray(FW @ self.Pf, dtype=np.float64)
 
 

@@ -129,9 +129,11 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
     if metric.name == "soft_wpmi":
         return C  # the marginal couples neurons, not concepts; gathered block is G×100×m
     per_col = nb.n
+    # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
+    # a chunk's temporaries are its (G, m) results and one converted row block
+    if metric.name == "inverse_auroc" and nb.W is None:
+        per_col = max(nb.G, 2048)
     if metric.name in ("pearson", "cosine", "mad") or (metric.name == "spearman" and binary):
-        # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
-        # a chunk's temporaries are its (G, m) results and one converted row block
         if unit_product_is_safe(nb, "ranks" if metric.name == "spearman" else "acts"):
             per_col = max(nb.G, 2048)
     if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column

@@ -9,12 +9,15 @@ everything single-threaded again.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 # Below this much work (elements touched) a thread pool costs more than it saves.
 MIN_PARALLEL_WORK = 1 << 20
 
+
+_INSIDE = threading.local()  # set in pool workers: a nested run_blocks runs serially there
 
 _BLAS: list | None = None  # threadpoolctl's BLAS controllers, found once (finding them costs ms)
 
@@ -41,12 +44,21 @@ def threads() -> int:
 def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_per_thread: int = 1) -> None:
     """Call fn(start, stop) over [0, total) in contiguous blocks, in parallel when `work` (elements
     touched) is large enough to pay for it. `fn` writes its own disjoint output slices."""
-    workers = threads() if work >= MIN_PARALLEL_WORK and total > 1 else 1
+    nested = getattr(_INSIDE, "active", False)  # already one block of an outer run: the cores are busy
+    workers = threads() if work >= MIN_PARALLEL_WORK and total > 1 and not nested else 1
     if workers == 1:
         fn(0, total)
         return
     nblocks = min(total, workers * blocks_per_thread)
     edges = [round(i * total / nblocks) for i in range(nblocks + 1)]
+
+    def worker(a, b):
+        _INSIDE.active = True
+        try:
+            fn(a, b)
+        finally:
+            _INSIDE.active = False
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for f in [pool.submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
+        for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
             f.result()

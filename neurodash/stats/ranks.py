@@ -75,12 +75,14 @@ def unit_rank_values(runs, shape) -> np.ndarray:
 
 
 def unit_at_or_above(runs, shape) -> np.ndarray:
-    """Unweighted count of values ≥ each one (n − its tie group's start), int32, sorted position."""
+    """Unweighted count of values ≥ each one (n − its tie group's start), sorted position; uint16
+    when n < 2^16 (16-bit sorts of these counts are ~2x faster than 32-bit ones), else int32."""
     n = shape[-1]
-    base = (n - np.arange(n)).astype(np.int32)
+    dt = np.uint16 if n < 2**16 else np.int32
+    base = (n - np.arange(n)).astype(dt)
     if runs[0].size == 0:
         return np.broadcast_to(base, shape)
-    vals = np.empty(shape, dtype=np.int32)
+    vals = np.empty(shape, dtype=dt)
     vals[...] = base
     rr, pp, which = _run_members(runs)
     vals[rr, pp] = (n - runs[1])[which]
