@@ -12,7 +12,7 @@ from neurodash.stats import engine as _e
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
                                     WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
-from neurodash.stats.moments import blocked_product, labels_csr
+from neurodash.stats.moments import blocked_product, column_sums, labels_csr, sparse_product
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -322,9 +322,16 @@ def _wpmi(nb, ch):
         mean_active = safe_div((nb.n_f - ch.n11) * absent, nb.n_f)
         mean_c = ch.n_c / nb.tot
     else:
-        L = np.log(np.maximum(ch.X, WPMI_MIN_PROB))
-        mean_active = safe_div(np.asarray(nb.FW @ L, dtype=np.float64), nb.n_f)
-        mean_c = ch.wsum("x1", lambda: ch.X) / nb.tot
+        X = ch.X
+        L = np.empty(X.shape, dtype=X.dtype)
+
+        def logs(r0, r1):  # row blocks on every core
+            np.maximum(X[r0:r1], WPMI_MIN_PROB, out=L[r0:r1])
+            np.log(L[r0:r1], out=L[r0:r1])
+
+        run_blocks(logs, X.shape[0], X.size)
+        mean_active = safe_div(sparse_product(nb.FW, L), nb.n_f)
+        mean_c = (column_sums(X)[0][None, :] if nb.W is None else ch.wsum("x1", lambda: X)) / nb.tot
     with np.errstate(divide="ignore"):
         log_mean = np.where(mean_c > 0, np.log(np.where(mean_c > 0, mean_c, 1.0)), np.nan)
     return mean_active - WPMI_LAMBDA * log_mean
@@ -349,8 +356,10 @@ def soft_log_p(nb: Neurons, X: np.ndarray, binary: bool = False) -> np.ndarray:
         # a row filling several positions appears several times; the product sums its differences
         S = sparse.csr_array((np.tile(present - absent, nb.G), rows.ravel(), np.arange(nb.G + 1) * top),
                              shape=(nb.G, nb.n))
-        return absent.sum() + (S @ labels_csr(P)).toarray()
+        return absent.sum() + sparse_product(S, labels_csr(P))
     out = np.empty((nb.G, m))
+    if nb.dtype == np.float32:
+        return _soft_log_p_float32(rows, p, X, out)
     block = max(1, (1 << 20) // max(1, top * m))  # (block, top, m) float64 stays in cache
 
     def neurons(b0, b1):
@@ -365,6 +374,27 @@ def soft_log_p(nb: Neurons, X: np.ndarray, binary: bool = False) -> np.ndarray:
             out[g0:g0 + block] = Pd.sum(axis=1)
 
     run_blocks(neurons, -(-nb.G // block), nb.G * top * m, blocks_per_thread=2)
+    return out
+
+
+def _soft_log_p_float32(rows: np.ndarray, p: np.ndarray, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """soft_log_p's sum for float32 work: each term as (1 − p + 1e-7) + p·x, a sum of non-negative
+    parts (1 − p is formed in float64 and rounded once), so float32 keeps ~7 digits of every log
+    where 1 + p (x − 1) would cancel; the logs are SIMD float32 and the sums float64."""
+    G, top = rows.shape
+    scale = p.astype(np.float32)[None, :, None]
+    shift = (1.0 - p + SOFT_WPMI_MIN_PROB).astype(np.float32)[None, :, None]
+    block = max(1, (1 << 19) // max(1, top * X.shape[1]))  # (block, top, m) float32: ~2 MB
+
+    def neurons(b0, b1):
+        for g0 in range(b0 * block, min(G, b1 * block), block):
+            Pd = X[rows[g0:g0 + block]].astype(np.float32, copy=False)  # a fresh gathered copy
+            Pd *= scale
+            Pd += shift
+            np.log(Pd, out=Pd)
+            np.add.reduce(Pd, axis=1, dtype=np.float64, out=out[g0:g0 + block])
+
+    run_blocks(neurons, -(-G // block), G * top * X.shape[1], blocks_per_thread=2)
     return out
 
 

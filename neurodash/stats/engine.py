@@ -14,8 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from neurodash.stats import ranks as _ranks
-from neurodash.stats.moments import centring_is_safe, column_sums, labels_csr
-from neurodash.stats.parallel import run_blocks
+from neurodash.stats.moments import centring_is_safe, column_sums, labels_csr, sparse_product
 from neurodash.stats.topk import column_tops, ordered_top_rows
 
 DEFAULT_ALPHA = 0.01
@@ -406,14 +405,7 @@ class Chunk:
             return np.asarray(tdot(FU, self.P[union].astype(FU.dtype)), dtype=np.float64)
         density = np.count_nonzero(self.P) / max(self.P.size, 1)
         if density < 0.05:  # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
-            labels = self.labels
-            out = np.empty((FW.shape[0], labels.shape[1]))
-
-            def neurons(g0, g1):  # blocks of neurons side by side (scipy releases the GIL)
-                out[g0:g1] = (FW[g0:g1] @ labels).toarray()
-
-            run_blocks(neurons, FW.shape[0], FW.nnz * 16 + labels.nnz)
-            return out
+            return sparse_product(FW, self.labels)
         return np.asarray(FW @ self.Pf, dtype=np.float64)
 
 

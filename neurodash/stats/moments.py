@@ -123,3 +123,18 @@ def blocked_product(V: np.ndarray, X: np.ndarray, dtype, sums: str | None = None
     if sums == "labels":
         s2 = s1
     return out, s1, s2
+
+
+def sparse_product(S: sparse.csr_array, X) -> np.ndarray:
+    """S (G, n) CSR @ X (n, m) sparse or dense, as a dense float64 (G, m): blocks of S's rows side by
+    side on every core (scipy's sparse kernels release the GIL); each row's result is computed as
+    in one product, so the bits do not depend on the thread count."""
+    G, m = S.shape[0], X.shape[1]
+    out = np.empty((G, m))
+
+    def rows(g0, g1):
+        part = S[g0:g1] @ X
+        out[g0:g1] = part.toarray() if sparse.issparse(part) else part
+
+    run_blocks(rows, G, S.nnz * 16 + (X.nnz if sparse.issparse(X) else 0))
+    return out
