@@ -265,7 +265,9 @@ class Neurons:
         weight w filling w positions. One selection per neuron, shared by every concept chunk."""
         top = soft_top_count(self.tot)
         if self.W is None:
-            tops = self.tops if self.k_active >= top else column_tops(self.A, top)
+            # reuse the binarization's top rows when they are already there, else select only `top`
+            have = "tops" in self.__dict__ and self.k_active >= top
+            tops = self.tops if have else column_tops(self.A, top)
             return ordered_top_rows(tops, top)
         XT = self.AT[:1] if self.shared_acts else self.AT
         order = _ranks.sort_rows(-XT)[0]
