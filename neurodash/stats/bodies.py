@@ -184,6 +184,14 @@ def _moments(nb: Neurons, key: str, centred) -> tuple[np.ndarray, np.ndarray]:
     return cache[key]
 
 
+def _product(V: np.ndarray, X: np.ndarray, dtype) -> np.ndarray:
+    """Vᵀ X as float64; labels in their compact dtype go through moments.blocked_product (converted
+    one row block at a time), float concepts straight to BLAS."""
+    if X.dtype != np.dtype(dtype):
+        return blocked_product(V, X, dtype)[0]
+    return np.asarray(tdot(V, X), dtype=np.float64)
+
+
 def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool, n_c=None, wsum=None,
                   record_n_c=None):
     """Weighted Pearson of centred neuron columns (n, G) (`centred()` builds them, cached under
@@ -196,14 +204,16 @@ def _pearson_from(nb: Neurons, key: str, centred, ch_X: np.ndarray, binary: bool
         if n_c is None and record_n_c is not None and nb.weights_per_column:
             # K resamples: the weighted centred columns and the weight columns (for |c| per
             # resample) against the labels in one product, one pass over the concept chunk
-            both = np.asarray((ch_X.T @ np.concatenate([Wc, nb.W.astype(Wc.dtype, copy=False)], axis=1)).T,
-                              dtype=np.float64)
+            cache = nb.__dict__.setdefault("_moments", {})
+            if key + "+w" not in cache:  # built once per batch, not per chunk
+                cache[key + "+w"] = np.concatenate([Wc, nb.W.astype(Wc.dtype, copy=False)], axis=1)
+            both = _product(cache[key + "+w"], ch_X, nb.dtype)
             num, s1 = both[:nb.G], record_n_c(both[nb.G:])
         else:
             if n_c is None:
                 n_c = record_n_c() if record_n_c is not None else nb.wsum(ch_X)
             s1 = n_c
-            num = np.asarray(tdot(Wc, ch_X), dtype=np.float64)
+            num = _product(Wc, ch_X, nb.dtype)
         var_c = s1 - s1 * s1 / nb.tot
     else:
         mu = ch_X.mean(axis=0, dtype=np.float64).astype(nb.dtype)
@@ -248,9 +258,9 @@ def _pearson(nb, ch):
         out = _pearson_unit(nb, "acts", ch)
         if out is not None:
             return out
-    X = ch.X  # for a 0/1 concept the values already are the labels
     if not ch.is_binary:
-        return _pearson_from(nb, "acts", lambda: nb.centred, X, False, None, ch.wsum)
+        return _pearson_from(nb, "acts", lambda: nb.centred, ch.X, False, None, ch.wsum)
+    X = ch.label_matrix  # 0/1 in its compact dtype: converted block by block inside the product
     if "n_c" in ch.__dict__ or (ch.cache is not None and "n_c" in ch.cache):
         return _pearson_from(nb, "acts", lambda: nb.centred, X, True, ch.n_c)
 

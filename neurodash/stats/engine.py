@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 
 from neurodash.stats import ranks as _ranks
-from neurodash.stats.moments import centring_is_safe, column_sums, labels_csr, sparse_product
+from neurodash.stats.moments import blocked_product, centring_is_safe, column_sums, labels_csr, sparse_product
 from neurodash.stats.topk import column_tops, ordered_top_rows
 
 DEFAULT_ALPHA = 0.01
@@ -396,7 +396,13 @@ class Chunk:
             else:
                 counts = np.count_nonzero(self.P, axis=0)
             return counts.astype(np.float64)[None, :]
-        return self.wsum("n_c", lambda: self.Pf)
+        if self.cache is not None and "n_c" in self.cache:
+            return self.cache["n_c"]
+        # Σ_i w_i c_i per weight column: the labels in their compact dtype, converted block by block
+        counts = blocked_product(self.nb.W.astype(self.nb.dtype, copy=False), self.label_matrix, self.nb.dtype)[0]
+        if self.cache is not None:
+            self.cache["n_c"] = counts
+        return counts
 
     @cached_property
     def n11(self) -> np.ndarray:

@@ -131,8 +131,8 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
     per_col = nb.n
     # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
     # a chunk's temporaries are its (G, m) results and one converted row block
-    if metric.name == "inverse_auroc" and nb.W is None:
-        per_col = max(nb.G, 2048)
+    if (metric.name == "inverse_auroc" and nb.W is None) or (metric.name == "pearson" and binary):
+        per_col = max(2 * nb.G, 2048)
     if metric.name in ("pearson", "cosine", "mad") or (metric.name == "spearman" and binary):
         if unit_product_is_safe(nb, "ranks" if metric.name == "spearman" else "acts"):
             per_col = max(nb.G, 2048)
