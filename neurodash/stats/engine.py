@@ -178,7 +178,15 @@ class Neurons:
     @cached_property
     def constant(self) -> np.ndarray:
         """(G,) True where the neuron takes one value on all rows of positive weight."""
-        if self.W is None:
+        tops = self.__dict__.get("tops", self.__dict__.get("_soft_tops"))
+        if self.W is None and "acts" not in self.__dict__.get("_unit_moments", {}) and tops is not None:
+            # from top rows already found: a column is constant iff every row is at or above its
+            # k-th largest value and its largest value is that k-th largest
+            count = np.diff(tops.indptr)
+            c = count == self.n
+            for g in np.flatnonzero(c):
+                c[g] = tops.values[tops.indptr[g]:tops.indptr[g + 1]].max() == tops.kth[g]
+        elif self.W is None:
             # a centred Σ² well above what rounding leaves of a constant column proves the column
             # varies; only the rest (normally none) are compared exactly
             _, s1, ss, _ = self.unit_moments("acts")
@@ -267,8 +275,9 @@ class Neurons:
         if self.W is None:
             # reuse the binarization's top rows when they are already there, else select only `top`
             have = "tops" in self.__dict__ and self.k_active >= top
-            tops = self.tops if have else column_tops(self.A, top)
-            return ordered_top_rows(tops, top)
+            if not have:
+                self.__dict__["_soft_tops"] = column_tops(self.A, top)  # kept: `constant` reads it
+            return ordered_top_rows(self.tops if have else self.__dict__["_soft_tops"], top)
         XT = self.AT[:1] if self.shared_acts else self.AT
         order = _ranks.sort_rows(-XT)[0]
         order = np.broadcast_to(order, (self.G, self.n))

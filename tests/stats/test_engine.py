@@ -42,3 +42,20 @@ def test_neurons_select_top_rows_once(monkeypatch):
     assert nb.soft_rows.shape == (4, 100)
     np.testing.assert_array_equal(nb.soft_rows, np.argsort(-A, axis=0, kind="stable")[:100].T)
     assert calls == [200]
+
+
+def test_constant_from_top_rows_needs_every_row_tied_at_the_top():
+    """`constant` read from the top rows (soft-WPMI's) agrees with max == min, including a column
+    whose every row reaches the k-th largest value without being constant."""
+    n = 300
+    A = np.random.default_rng(1).standard_normal((n, 4)).astype(np.float32)
+    A[:, 1] = 2.5  # constant
+    A[:, 2] = 1.0
+    A[0, 2] = 5.0  # every row ≥ the 2nd largest (1.0), yet not constant
+    nb = Neurons(A, None, 0.01, np.float32)
+    nb.soft_rows  # finds only soft-WPMI's top rows
+    assert "_soft_tops" in nb.__dict__ and "tops" not in nb.__dict__
+    np.testing.assert_array_equal(nb.constant, A.max(axis=0) == A.min(axis=0))
+    nb2 = Neurons(A, None, 0.5, np.float32)
+    nb2.FW  # the binarization's top rows
+    np.testing.assert_array_equal(nb2.constant, [False, True, False, False])
