@@ -64,11 +64,11 @@ def _auroc(nb, ch):
     if nb.W is None:  # one sort per concept column, shared by every neuron
         order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
         R = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
-        return _auc_from_rank_sum(np.asarray(nb.FW @ R, dtype=np.float64), nb.n_f, nb.tot)
+        return _auc_from_rank_sum(sparse_product(nb.FW, R), nb.n_f, nb.tot)
     order, below, group = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
     # ranks ≤ n are exact in float32; float32 work keeps the sparse product in float32
     R = _ranks.to_row_order(order, _ranks.rank_values_sorted(below, group, nb.W is None), dtype=nb.dtype)
-    return _auc_from_rank_sum(np.asarray(nb.FW @ R, dtype=np.float64), nb.n_f, nb.tot)
+    return _auc_from_rank_sum(sparse_product(nb.FW, R), nb.n_f, nb.tot)
 
 
 def _inverse_auroc(nb, ch):

@@ -93,17 +93,17 @@ def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort each row of XT (R, n) ascending, ties by ascending index (a stable order).
 
     Returns (order int64 (R, n), keys (R, n)) where equal keys mean equal values. float32 rows are
-    sorted as packed uint64 keys (value bits in the high word, index in the low word, written in
-    place as two uint32 halves; the keys come back as a view of the high words): one SIMD sort, ~2x faster than
-    np.argsort and ~10x faster than a stable argsort. Row blocks are sorted on every core
-    (parallel.run_blocks).
+    sorted as packed uint64 keys (value bits in the high word, index in the low word; the keys come
+    back as a view of the high words): one SIMD sort, ~2x faster than np.argsort and ~10x faster
+    than a stable argsort. The keys are built and the order read back with contiguous 64-bit passes
+    over cache-sized row blocks (strided 32-bit half-word writes cost ~15% more). Row blocks are
+    sorted on every core (parallel.run_blocks).
     """
     R, n = XT.shape
     if XT.dtype == np.float32 and n < 2**32 and sys.byteorder == "little":
         order = np.empty((R, n), dtype=np.int64)
         keys = np.empty((R, n), dtype=np.uint64)
-        halves = keys.view(np.uint32).reshape(R, n, 2)  # [..., 1] is the high word (little-endian)
-        index = np.arange(n, dtype=np.uint32)
+        index = np.arange(n, dtype=np.uint64)
 
         step = max(1, (1 << 17) // n)  # rows per pass: the temporaries stay in cache
 
@@ -115,13 +115,16 @@ def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 # sign bit of the rest (an arithmetic shift of the sign gives the all-ones mask)
                 flip = (u.view(np.int32) >> np.int32(31)).view(np.uint32)
                 flip |= np.uint32(0x80000000)
-                np.bitwise_xor(u, flip, out=halves[a:b, :, 1])
-                halves[a:b, :, 0] = index
-                keys[a:b].sort(axis=-1)
-                order[a:b] = halves[a:b, :, 0]
+                u ^= flip
+                k = keys[a:b]
+                np.copyto(k, u, casting="unsafe")
+                np.left_shift(k, np.uint64(32), out=k)
+                np.bitwise_or(k, index, out=k)
+                k.sort(axis=-1)
+                np.bitwise_and(k, np.uint64(0xFFFFFFFF), out=order[a:b].view(np.uint64))
 
         run_blocks(block, R, R * n)
-        return order, halves[..., 1]
+        return order, keys.view(np.uint32).reshape(R, n, 2)[..., 1]
     order = np.empty((R, n), dtype=np.int64)
     vals = np.empty((R, n), dtype=XT.dtype)
 
