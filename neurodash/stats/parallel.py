@@ -59,6 +59,21 @@ def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_
         finally:
             _INSIDE.active = False
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
-            f.result()
+    pool = _pool(workers)
+    for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
+        f.result()
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per worker count: starting threads for every call costs more than small
+    blocks of work (a blocked product calls run_blocks once per row block). Workers never wait on
+    the pool themselves (nested runs are serial), so callers sharing it cannot deadlock."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neurodash-stats")
+        return pool
