@@ -44,3 +44,18 @@ def test_threads_follow_the_blas_limit():
     with threadpool_limits(limits=1, user_api="blas"):
         assert parallel.threads() == 1
     assert 1 <= parallel.threads() <= (__import__("os").cpu_count() or 1)
+
+
+def test_nested_runs_are_serial_inside_a_block(monkeypatch):
+    """A run inside another run's block does not queue on the (shared, long-lived) pool: it runs
+    as one call on the block's own thread, so workers never wait for each other."""
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    inner_calls = []
+
+    def outer(a, b):
+        parallel.run_blocks(lambda c, d: inner_calls.append((c, d)), 10, work=10**9)
+
+    parallel.run_blocks(outer, 4, work=10**9, blocks_per_thread=2)
+    assert sorted(inner_calls) == [(0, 10)] * 4
+    parallel.run_blocks(lambda c, d: inner_calls.append((c, d)), 10, work=10**9)  # outside: split again
+    assert len(inner_calls) == 6
