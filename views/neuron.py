@@ -66,13 +66,13 @@ if st.toggle("show quantile bins below the top", value=False, key="neuron_bins")
 
 # ---- histogram and concepts -------------------------------------------------------------------------
 with ui.guard("Cannot draw the histogram"):
-    st.plotly_chart(ui.charts.activation_histogram(ui.histogram(ws, card, ctx.metric)), key="neuron_hist")
+    st.plotly_chart(ui.histogram_figure(ws, card, ctx.metric), key="neuron_hist")
 rows = ui.reports.concept_rows(card)
 st.subheader("Top concepts and their bands")
 others = [m for m in card.concepts if m != ctx.metric]
 extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
 shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
-st.plotly_chart(ui.charts.concept_scores(rows[rows["metric"].isin(shown)]), key="neuron_concepts")
+st.plotly_chart(ui.concept_figure(ws, card, shown), key="neuron_concepts")
 with st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)"):
     reading = ui.reports.cor32_table(card, C)
     st.caption(reading.attrs["statement"])
@@ -91,3 +91,7 @@ ui.be_section(ctx, be)
 # ---- sanity checks ---------------------------------------------------------------------------------
 st.subheader("Sanity checks (NeuronEval) on this workspace")
 ui.sanity_badges(ctx, list(card.concepts))
+
+# the previous and next units are one click away: have them ready (a background thread, cache only)
+ui.prefetch_neurons(ws, [j + 1, j - 1], metrics=list(card.concepts), delta=ui.DELTA, k=k, heat=heat, size=256,
+                    chart_metric=ctx.metric)

@@ -12,10 +12,13 @@ from neurodash.ui import charts, jobs
 from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
     bootstrap,
+    concept_figure,
     histogram,
+    histogram_figure,
     layer_table,
     neuron_card,
     planner,
+    prefetch_neurons,
     quantile_bins,
     sanity_report,
     selectivity,
@@ -60,5 +63,5 @@ __all__ = [
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
     "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",
-    "DEFAULT_M",
+    "DEFAULT_M", "concept_figure", "histogram_figure", "prefetch_neurons",
 ]

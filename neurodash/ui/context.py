@@ -343,8 +343,11 @@ def sidebar(page) -> Context | None:
         _concept_search(sb, ws, metric)
         ctx = Context(recipe=recipe, ws=ws, neuron=neuron, metric=metric, page_path=page.url_path)
         params.mirror_to_url(ctx.url_values(), MANAGED)
-        sb.caption("Link to this view (copy button on the right):")
-        sb.code(ctx.link(), language=None, wrap_lines=True)
+        # In a popover: its content is drawn only when opened, so a fresh tab does not load the code
+        # block's syntax highlighter (~1.5 MB of JS, about a second of a shared link's open).
+        with sb.popover("Link to this view", icon=":material/link:", width="stretch"):
+            st.caption("The address bar holds the same link. Copy button on the right:")
+            st.code(ctx.link(), language=None, wrap_lines=True)
         st.session_state[CTX] = ctx
         return ctx
     return None

@@ -9,6 +9,7 @@ are shared read-only between sessions (st.cache_resource): callers must not muta
 from __future__ import annotations
 
 import os
+import threading
 
 import streamlit as st
 
@@ -125,7 +126,7 @@ def _top_tiles(key: str, neuron: int, k: int, heat: bool, size: int, _ws: Worksp
 
 
 def top_tiles(ws: Workspace, neuron: int, k: int, *, heat: bool, size: int) -> list[bytes]:
-    """PNG bytes of the neuron's k top images (with heatmaps), encoded once: a rerun re-sends, not re-encodes."""
+    """JPEG bytes of the neuron's k top images (with heatmaps), encoded once: a rerun re-sends, not re-encodes."""
     return _top_tiles(ws.version, int(neuron), int(k), bool(heat), int(size), ws)
 
 
@@ -148,6 +149,64 @@ def histogram(ws: Workspace, card, metric: str):
     """The card's histogram with thresholds; α is the metric's default binarization share."""
     alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
     return _histogram(ws.version, int(card.neuron), float(alpha), ws, card)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _histogram_figure(key: str, neuron: int, metrics: tuple, delta: float, alpha: float, _ws: Workspace, _card):
+    from neurodash.ui import charts
+
+    return charts.activation_histogram(_histogram(key, neuron, alpha, _ws, _card))
+
+
+def histogram_figure(ws: Workspace, card, metric: str):
+    """The Neuron page's histogram figure, built once per (neuron, α): Plotly's figure building costs
+    more than the data (~50 ms a run)."""
+    alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
+    return _histogram_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), float(alpha),
+                             ws, card)
+
+
+@st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
+def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, shown: tuple, _card):
+    from neurodash.ui import charts
+
+    rows = reports.concept_rows(_card)
+    return charts.concept_scores(rows[rows["metric"].isin(list(shown))])
+
+
+def concept_figure(ws: Workspace, card, shown):
+    """The card's concept-score panels for the `shown` metrics, built once (make_subplots is ~70 ms).
+    Keyed like the card (its metrics and δ) and the panels shown; figures are shared: never mutate."""
+    return _concept_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), tuple(shown), card)
+
+
+def prefetch_neurons(ws: Workspace, neurons, *, metrics, delta: float, k: int, heat: bool, size: int,
+                     chart_metric: str) -> None:
+    """Warm the caches of a few other neurons (the previous / next unit) in a background thread, so
+    stepping to them is a cache hit. One thread per process at a time; errors are left to the page
+    that later opens the neuron (it computes and reports them itself)."""
+    global _prefetching
+    wanted = [int(j) for j in neurons if 0 <= int(j) < ws.n_neurons]
+    if not wanted or _prefetching.is_alive():
+        return
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    def work() -> None:
+        for j in wanted:
+            try:
+                card = neuron_card(ws, j, metrics, delta)
+                top_tiles(ws, j, k, heat=heat, size=size)
+                histogram_figure(ws, card, chart_metric)
+                concept_figure(ws, card, [chart_metric])
+            except Exception:  # noqa: BLE001 - see the docstring
+                continue
+
+    _prefetching = threading.Thread(target=work, name="neurodash-prefetch", daemon=True)
+    add_script_run_ctx(_prefetching, get_script_run_ctx())  # st.cache_* look the session up
+    _prefetching.start()
+
+
+_prefetching = threading.Thread()  # never started: not alive
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -56,15 +56,19 @@ def data_uri(image: np.ndarray, size: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def png(image: np.ndarray) -> bytes:
+TILE_FORMAT = "JPEG"  # st.image re-encodes opaque images as JPEG (quality 90) unless they already are
+
+
+def jpeg(image: np.ndarray) -> bytes:
+    """JPEG bytes at Streamlit's own quality: st.image(..., output_format="JPEG") then sends them as they are."""
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG", compress_level=1)
+    Image.fromarray(image).save(buf, format=TILE_FORMAT, quality=90)
     return buf.getvalue()
 
 
 def tiles(images, heat=None, *, size: int) -> list[bytes]:
-    """PNG tiles of uint8 (k,H,W,3) images upscaled to `size`, with heat maps (k,h,w) on one shared scale."""
+    """JPEG tiles of uint8 (k,H,W,3) images upscaled to `size`, with heat maps (k,h,w) on one shared scale."""
     if heat is not None and len(images):
         scale = float(max(float(m.max()) for m in heat))
-        return [png(overlay(images[i], heat[i], scale, size=size)) for i in range(len(images))]
-    return [png(upscale(images[i], size)) for i in range(len(images))]
+        return [jpeg(overlay(images[i], heat[i], scale, size=size)) for i in range(len(images))]
+    return [jpeg(upscale(images[i], size)) for i in range(len(images))]

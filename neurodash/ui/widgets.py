@@ -77,7 +77,7 @@ def progress_callback(bar, *, eta: bool = False):
 def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, columns: int = 8,
                size: int = 128, key: str | None = None) -> None:
     """A grid of uint8 (k,H,W,3) images, each upscaled to `size`, with optional heat maps (k,h,w) on top;
-    or of ready-made PNG tiles (bytes, e.g. loaders.top_tiles), shown as they are.
+    or of ready-made JPEG tiles (bytes, e.g. loaders.top_tiles), sent as they are (no decode or re-encode per run).
 
     All maps share one scale (default: the largest map value shown), so a faint overlay is a weak response.
     """
@@ -85,8 +85,9 @@ def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, 
     if k == 0:
         st.caption("no images")
         return
+    fmt = "auto"
     if isinstance(images[0], (bytes, bytearray)):
-        tiles = list(images)
+        tiles, fmt = list(images), _overlay.TILE_FORMAT
     else:
         if heat is not None and heat_scale is None:
             heat_scale = float(max(float(m.max()) for m in heat))
@@ -95,7 +96,7 @@ def image_grid(images, captions, *, heat=None, heat_scale: float | None = None, 
     for start in range(0, k, columns):
         cols = st.columns(columns)
         for col, i in zip(cols, range(start, min(start + columns, k))):
-            col.image(tiles[i], caption=captions[i], width="stretch")
+            col.image(tiles[i], caption=captions[i], width="stretch", output_format=fmt)
 
 
 def downloads(df: pd.DataFrame, stem: str, *, key: str) -> None:
