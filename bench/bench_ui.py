@@ -15,6 +15,10 @@ script run finished):
   - verify:           Verify page, one concept, m = 20, world renderer: click to verdict (≤ 10 s);
   - floor:            a rerun of the same neuron's page that redraws the same images and charts (the
                       heatmap toggle): Streamlit's own cost of a page rerun here.
+Then Streamlit's floor for each target: bench/floor_app.py (a number input, a header, 12 ready tiles,
+2 small Plotly charts, nothing computed) timed the same way on its own cold server: its first
+content, its "+" switch and a fresh browser opening its deep link. A figure near its floor has
+nothing left to gain in the app; the gap between them is what the dashboard itself costs.
 Each figure prints its median and min over the repeats and its ratio to the floor. Report
 `uptime` with it: figures are comparable only when the load average is < 1.
 Needs Debian's Chromium at /usr/bin/chromium (never downloads a browser).
@@ -30,6 +34,8 @@ import tempfile
 import time
 
 from tests.views.browser import CHARTS_DRAWN_JS, chromium_page, serve_app, wait_idle
+
+FLOOR_APP = "bench/floor_app.py"
 
 IMAGES = 12  # the Neuron page's default k
 # What a user sees: the images inside the viewport are loaded (Chromium loads the ones below the fold
@@ -105,6 +111,38 @@ def _verify(page, url: str, neuron: int) -> float:
     return time.perf_counter() - t0
 
 
+def _first_content(page, url: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').first.wait_for(timeout=60_000)
+    return time.perf_counter() - t0
+
+
+def _fresh_browser_open(page, url: str, neuron: int) -> float:
+    """A new browser context (no HTTP cache, no session): a colleague opening a shared link."""
+    tab = page.context.browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        t1 = time.perf_counter()
+        tab.goto(url)
+        _rendered(tab, neuron)
+        return time.perf_counter() - t1
+    finally:
+        tab.close()
+
+
+def streamlit_floor(home: str, repeats: int) -> dict[str, list[float]]:
+    """bench/floor_app.py's first content (cold server), "+" switch and fresh-browser deep link."""
+    out: dict[str, list[float]] = {"first_content": [], "switch_plus": [], "shared_link": []}
+    with serve_app(home, 0, app=FLOOR_APP) as url, chromium_page() as page:
+        out["first_content"].append(_first_content(page, f"{url}/?neuron=0"))
+        _rendered(page, 0)
+        for r in range(repeats):
+            out["switch_plus"].append(_plus(page, r + 1))
+        for r in range(repeats):
+            out["shared_link"].append(_fresh_browser_open(page, f"{url}/?neuron={40 + r}", 40 + r))
+    return out
+
+
 def _line(name: str, xs: list[float], floor: float) -> str:
     med = statistics.median(xs)
     target = TARGETS.get(name)
@@ -124,9 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, serve_app(args.home or tmp, args.probe_size) as url, \
             chromium_page() as page:
         t0 = time.perf_counter()
-        page.goto(f"{url}/neuron?neuron=0")
-        page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').first.wait_for(timeout=60_000)
-        first_content = time.perf_counter() - t0
+        first_content = _first_content(page, f"{url}/neuron?neuron=0")
         _rendered(page, 0, timeout_ms=900_000)
         first = time.perf_counter() - t0
         _typed(page, 1)  # warm the process (imports, first card)
@@ -144,15 +180,11 @@ def main() -> None:
             runs["floor"].append(_toggle(page, j + 1))
             runs["metric_change"].append(_metric(page, "recall", j + 1))
             runs["metric_change"].append(_metric(page, "iou", j + 1))
-        shared = []
-        for r in range(args.repeats):
-            tab = page.context.browser.new_page(viewport={"width": 1500, "height": 1100})
-            t1 = time.perf_counter()
-            tab.goto(f"{url}/neuron?model=shapes-cnn&layer=block4&neuron={40 + r}&metric=iou")
-            _rendered(tab, 40 + r)
-            shared.append(time.perf_counter() - t1)
-            tab.close()
+        shared = [_fresh_browser_open(page, f"{url}/neuron?model=shapes-cnn&layer=block4&neuron={40 + r}&metric=iou",
+                                      40 + r) for r in range(args.repeats)]
         verify = [] if args.no_verify else [_verify(page, url, 0)]
+    with tempfile.TemporaryDirectory() as floor_home:
+        floors = streamlit_floor(floor_home, args.repeats)
     floor = statistics.median(runs["floor"])
     what = "from an existing cache" if args.home else f"precompute of a {args.probe_size}-image world + render"
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (figures comparable when < 1); "
@@ -164,6 +196,11 @@ def main() -> None:
     print(_line("shared_link", shared, floor))
     if verify:
         print(_line("verify_one_concept", verify, floor) + "  (includes the keep-threshold job starting)")
+    print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 Plotly charts; nothing computed):")
+    print(f"  first_content {floors['first_content'][0] * 1000:7.0f} ms  (dashboard {first_content * 1000:.0f} ms)")
+    for name, dash in (("switch_plus", runs["switch_plus"]), ("shared_link", shared)):
+        print(f"  {name:13s} median {statistics.median(floors[name]) * 1000:7.0f} ms  min {min(floors[name]) * 1000:7.0f} ms"
+              f"  (dashboard median {statistics.median(dash) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -181,32 +181,50 @@ def concept_figure(ws: Workspace, card, shown):
 
 
 def prefetch_neurons(ws: Workspace, neurons, *, metrics, delta: float, k: int, heat: bool, size: int,
-                     chart_metric: str) -> None:
+                     chart_metric: str) -> threading.Thread | None:
     """Warm the caches of a few other neurons (the previous / next unit) in a background thread, so
-    stepping to them is a cache hit. One thread per process at a time; errors are left to the page
-    that later opens the neuron (it computes and reports them itself)."""
-    global _prefetching
+    stepping to them is a cache hit. One worker per process; a newer request replaces one not yet
+    started (the user moved on). Errors are left to the page that later opens the neuron (it
+    computes again and reports them). Returns the worker (tests join it) or None when nothing to do."""
+    global _prefetch_worker
     wanted = [int(j) for j in neurons if 0 <= int(j) < ws.n_neurons]
-    if not wanted or _prefetching.is_alive():
-        return
+    if not wanted:
+        return None
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    def work() -> None:
-        for j in wanted:
-            try:
-                card = neuron_card(ws, j, metrics, delta)
-                top_tiles(ws, j, k, heat=heat, size=size)
-                histogram_figure(ws, card, chart_metric)
-                concept_figure(ws, card, [chart_metric])
-            except Exception:  # noqa: BLE001 - see the docstring
-                continue
+    def warm(j: int) -> None:
+        card = neuron_card(ws, j, metrics, delta)
+        top_tiles(ws, j, k, heat=heat, size=size)
+        histogram_figure(ws, card, chart_metric)
+        concept_figure(ws, card, [chart_metric])
 
-    _prefetching = threading.Thread(target=work, name="neurodash-prefetch", daemon=True)
-    add_script_run_ctx(_prefetching, get_script_run_ctx())  # st.cache_* look the session up
-    _prefetching.start()
+    with _prefetch_lock:
+        _prefetch_queue[:] = [(warm, j) for j in wanted]
+        if _prefetch_worker is not None and _prefetch_worker.is_alive():
+            return _prefetch_worker
+        _prefetch_worker = threading.Thread(target=_prefetch_loop, name="neurodash-prefetch", daemon=True)
+        add_script_run_ctx(_prefetch_worker, get_script_run_ctx())  # st.cache_* look the session up
+        _prefetch_worker.start()
+        return _prefetch_worker
 
 
-_prefetching = threading.Thread()  # never started: not alive
+def _prefetch_loop() -> None:
+    global _prefetch_worker
+    while True:
+        with _prefetch_lock:
+            if not _prefetch_queue:
+                _prefetch_worker = None  # under the lock: a request from now on starts a new worker
+                return
+            warm, j = _prefetch_queue.pop(0)
+        try:
+            warm(j)
+        except Exception:  # noqa: BLE001 - see prefetch_neurons
+            pass
+
+
+_prefetch_lock = threading.Lock()
+_prefetch_queue: list = []
+_prefetch_worker: threading.Thread | None = None
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

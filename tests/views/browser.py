@@ -30,14 +30,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(home: str | os.PathLike, probe_size: int, *, timeout: float = 60.0):
-    """Start the app headless on a free port; yields its base URL; stops the whole process group."""
+def serve_app(home: str | os.PathLike, probe_size: int, *, timeout: float = 60.0, app: str = "app.py"):
+    """Start the app (or another script, e.g. bench/floor_app.py) headless on a free port; yields its
+    base URL; stops the whole process group."""
     port = free_port()
     env = dict(os.environ, NEURODASH_HOME=str(home), NEURODASH_PROBE_SIZE=str(probe_size))
     Path(home).mkdir(parents=True, exist_ok=True)
     log = open(Path(home) / f"streamlit_{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", app, "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

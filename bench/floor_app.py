@@ -1,0 +1,41 @@
+"""Streamlit's own floor for bench_ui: the least a page like the Neuron page costs in this Streamlit.
+
+A sidebar number input (the unit, seeded from ?neuron= and mirrored back to the URL), a header,
+12 ready-made 256-px JPEG tiles and 2 small Plotly bar charts; nothing computed per run. Its first
+content, deep-link open and "+" switch, timed exactly like the dashboard's, are what the dashboard
+cannot beat without changing what the page shows.
+"""
+
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+st.set_page_config(page_title="floor", layout="wide")
+st.info("Streamlit floor app (bench/bench_ui.py)")
+
+
+@st.cache_resource
+def tiles(j: int) -> list[bytes]:
+    rng = np.random.default_rng(j)
+    out = []
+    for _ in range(12):
+        buf = io.BytesIO()
+        Image.fromarray((rng.random((256, 256, 3)) * 255).astype(np.uint8)).save(buf, format="JPEG", quality=90)
+        out.append(buf.getvalue())
+    return out
+
+
+if "neuron" not in st.session_state:
+    st.session_state["neuron"] = int(st.query_params.get("neuron", 0))
+j = int(st.sidebar.number_input("Neuron (0…127)", min_value=0, max_value=127, step=1, key="neuron"))
+st.query_params["neuron"] = str(j)
+st.header(f"Neuron {j} · floor")
+cols = st.columns(8)
+for i, tile in enumerate(tiles(j)):
+    cols[i % 8].image(tile, caption=f"#{i}", width="stretch", output_format="JPEG")
+rng = np.random.default_rng(j)
+for name in ("hist", "concepts"):
+    st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
