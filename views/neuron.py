@@ -73,16 +73,20 @@ others = [m for m in card.concepts if m != ctx.metric]
 extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
 shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
 st.plotly_chart(ui.concept_figure(ws, card, shown), key="neuron_concepts")
-with st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)"):
-    reading = ui.reports.cor32_table(card, C)
-    st.caption(reading.attrs["statement"])
-    st.dataframe(reading, hide_index=True, key="neuron_cor32",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
-    st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
-               "interval, labelled as such. Every concept row:")
-    st.dataframe(rows, hide_index=True, key="neuron_concept_table",
-                 column_config={c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
-    ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
+# lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
+cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
+                    key="neuron_cor32_open", on_change="rerun")
+if cor32.open:
+    with cor32:
+        reading = ui.reports.cor32_table(card, C)
+        st.caption(reading.attrs["statement"])
+        st.dataframe(reading, hide_index=True, key="neuron_cor32", column_config={
+            c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
+        st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
+                   "interval, labelled as such. Every concept row:")
+        st.dataframe(rows, hide_index=True, key="neuron_concept_table", column_config={
+            c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
+        ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
 
 # ---- bootstrap ensemble -------------------------------------------------------------------------------
 st.subheader(f"Bootstrap ensemble (BE, {ctx.metric})")

@@ -290,7 +290,11 @@ def _step(key: str, by: int, n: int) -> None:
 
 def _concept_search(sb, ws: Workspace, metric_key: str) -> None:
     """Units ranked by their score for the typed concept (not only units whose best concept it is)."""
-    with sb.expander("Find units by concept"):
+    # lazy: the concept list (every concept name) is sent only while the expander is open
+    box = sb.expander("Find units by concept", key="nd__search_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
         concept = st.selectbox("Concept", ws.concept_names, index=None, key="nd__search_concept",
                                placeholder="type a concept name…")
         if concept is not None:

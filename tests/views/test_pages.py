@@ -45,6 +45,9 @@ def test_neuron_default_render(ready_home):
     marked = [t.get("name", "") for t in hist["data"]]
     assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
+    assert not any("reading" in d.value.columns for d in at.dataframe)  # the Cor. 3.2 expander is lazy
+    at.session_state["neuron_cor32_open"] = True  # the user opens it
+    at.run()
     cor32 = frame(at, "reading")  # Cor. 3.2 reading: one table, a row per metric
     assert {"metric", "chosen", "band 2r", "runner-up", "gap", "reading"} <= set(cor32.columns)
     assert "iou" in set(cor32["metric"])
@@ -232,6 +235,8 @@ def test_sidebar_search_ranks_units_by_the_concepts_score(ready_home):
     # a concept that is no unit's best still finds units, ranked by their score for it
     best = set(analysis.layer_table(ws, metrics=["iou"])["iou_concept"])
     concept = next(c for c in ws.concept_names if c not in best)
+    at.session_state["nd__search_open"] = True  # the lazy "Find units by concept" expander, opened
+    at.run()
     at.selectbox(key="nd__search_concept").set_value(concept).run()
     hits = [b for b in at.sidebar.get("button") if getattr(b, "label", "").startswith("neuron ")]
     expected = reports.units_for_concept(ws.metric_matrix("iou"), ws.concept_names, concept, top=8)
