@@ -37,9 +37,8 @@ c5.metric("flag severity", head["severity_text"].split(" · ")[0],
           delta_color="off", delta_arrow="off",
           help="Sum over raised automatic flags of weight × strength (Triage page); flags need BE / AR for "
                "their full evidence.")
-if head["reasons"]:
-    st.dataframe({"automatic flag": head["flags"], "reason": head["reasons"]}, hide_index=True,
-                 key="neuron_flag_table")
+if head["reasons"]:  # each reason names its flag; text, not a table: the first view then needs no grid JS
+    st.markdown("**automatic flags**  \n" + "  \n".join(f"• {ui.literal(r)}" for r in head["reasons"]))
 ui.workspace_warnings(ctx)
 d1, d2, d3 = st.columns(3)
 d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({'selective' if card.selective else 'not selective'}, β = 10)")
