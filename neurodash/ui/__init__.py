@@ -12,6 +12,7 @@ from neurodash.ui import charts, jobs
 from neurodash.ui.context import Context, current, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
     bootstrap,
+    cancel_prefetch,
     concept_figure,
     histogram,
     histogram_figure,
@@ -64,4 +65,5 @@ __all__ = [
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",
     "keep_threshold_job", "thumbnails", "computed_layer_be", "measured_ar", "neuron_be", "workspace_warnings", "literal", "remember_verdicts", "verdict_for",
     "DEFAULT_M", "concept_figure", "histogram_figure", "prefetch_neurons",
+    "cancel_prefetch",
 ]

@@ -320,6 +320,7 @@ def _show_notices(ws) -> None:
 
 def sidebar(page) -> Context | None:
     """Draw the sidebar, open the workspace, mirror the choices into the URL; returns the context."""
+    loaders.cancel_prefetch()  # a run starts: background warm-up steps not begun yet wait for the next request
     st.session_state[CTX] = None
     top = st.sidebar.container()  # neuron, metric, link: filled once the workspace is open
     base = default_recipe()

@@ -183,29 +183,38 @@ def concept_figure(ws: Workspace, card, shown):
 def prefetch_neurons(ws: Workspace, neurons, *, metrics, delta: float, k: int, heat: bool, size: int,
                      chart_metric: str) -> threading.Thread | None:
     """Warm the caches of a few other neurons (the previous / next unit) in a background thread, so
-    stepping to them is a cache hit. One worker per process; a newer request replaces one not yet
-    started (the user moved on). Errors are left to the page that later opens the neuron (it
-    computes again and reports them). Returns the worker (tests join it) or None when nothing to do."""
+    stepping to them is a cache hit. One worker per process, in small steps (card, tiles, figures):
+    a newer request replaces the pending steps, and `cancel_prefetch()` (called when a page starts)
+    drops them, so the worker never holds the interpreter for more than one step while a page runs.
+    Errors are left to the page that later opens the neuron (it computes again and reports them).
+    Returns the worker (tests join it) or None when there is nothing to do."""
     global _prefetch_worker
     wanted = [int(j) for j in neurons if 0 <= int(j) < ws.n_neurons]
     if not wanted:
         return None
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-    def warm(j: int) -> None:
-        card = neuron_card(ws, j, metrics, delta)
-        top_tiles(ws, j, k, heat=heat, size=size)
-        histogram_figure(ws, card, chart_metric)
-        concept_figure(ws, card, [chart_metric])
+    def card(j: int):
+        return neuron_card(ws, j, metrics, delta)
 
+    steps = []
+    for j in wanted:
+        steps += [lambda j=j: card(j), lambda j=j: top_tiles(ws, j, k, heat=heat, size=size),
+                  lambda j=j: histogram_figure(ws, card(j), chart_metric),
+                  lambda j=j: concept_figure(ws, card(j), [chart_metric])]
     with _prefetch_lock:
-        _prefetch_queue[:] = [(warm, j) for j in wanted]
-        if _prefetch_worker is not None and _prefetch_worker.is_alive():
-            return _prefetch_worker
-        _prefetch_worker = threading.Thread(target=_prefetch_loop, name="neurodash-prefetch", daemon=True)
-        add_script_run_ctx(_prefetch_worker, get_script_run_ctx())  # st.cache_* look the session up
-        _prefetch_worker.start()
+        _prefetch_queue[:] = steps
+        if _prefetch_worker is None:
+            _prefetch_worker = threading.Thread(target=_prefetch_loop, name="neurodash-prefetch", daemon=True)
+            add_script_run_ctx(_prefetch_worker, get_script_run_ctx())  # st.cache_* look the session up
+            _prefetch_worker.start()
         return _prefetch_worker
+
+
+def cancel_prefetch() -> None:
+    """Drop the prefetch steps not started yet (a page run starts: it has the interpreter to itself)."""
+    with _prefetch_lock:
+        _prefetch_queue.clear()
 
 
 def _prefetch_loop() -> None:
@@ -215,9 +224,9 @@ def _prefetch_loop() -> None:
             if not _prefetch_queue:
                 _prefetch_worker = None  # under the lock: a request from now on starts a new worker
                 return
-            warm, j = _prefetch_queue.pop(0)
+            step = _prefetch_queue.pop(0)
         try:
-            warm(j)
+            step()
         except Exception:  # noqa: BLE001 - see prefetch_neurons
             pass
 

@@ -45,3 +45,26 @@ def test_prefetch_warms_the_neighbours_caches(small_ws, monkeypatch):
     assert len(tiles) == 4 and all(t[:2] == b"\xff\xd8" for t in tiles)  # JPEG, sent as is by st.image
     assert loaders.prefetch_neurons(ws, [-1], metrics=[metric], delta=0.05, k=4, heat=True, size=64,
                                     chart_metric=metric) is None
+
+
+def test_cancel_drops_the_steps_not_started(small_ws, monkeypatch):
+    ws = small_ws
+    metric = ws.default_metrics()[0]
+    gate = __import__("threading").Event()
+    original = loaders.analysis.neuron_card
+    started = []
+
+    def slow_card(*a, **kw):  # holds the worker inside its first step until the test cancels
+        started.append(a[1])
+        gate.wait(30)
+        return original(*a, **kw)
+
+    monkeypatch.setattr(loaders.analysis, "neuron_card", slow_card)
+    worker = loaders.prefetch_neurons(ws, [5, 6], metrics=[metric], delta=0.05, k=4, heat=False, size=64,
+                                      chart_metric=metric)
+    while not started:
+        worker.join(0.01)
+    loaders.cancel_prefetch()
+    gate.set()
+    worker.join(60)
+    assert started == [5]  # neuron 6's steps were dropped before they began
