@@ -167,7 +167,7 @@ def histogram_figure(ws: Workspace, card, metric: str):
 
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
-def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, shown: tuple, _card):
+def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, top: int, shown: tuple, _card):
     from neurodash.ui import charts
 
     rows = reports.concept_rows(_card)
@@ -175,9 +175,12 @@ def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, shown: 
 
 
 def concept_figure(ws: Workspace, card, shown):
-    """The card's concept-score panels for the `shown` metrics, built once (make_subplots is ~70 ms).
-    Keyed like the card (its metrics and δ) and the panels shown; figures are shared: never mutate."""
-    return _concept_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), tuple(shown), card)
+    """The card's concept-score panels for the `shown` metrics, built once (Plotly's figure building
+    costs more than the data). Keyed like the card (its metrics, δ and number of top concepts) and
+    the panels shown; figures are shared between sessions: never mutate one."""
+    top = max((len(v) for v in card.concepts.values()), default=0)
+    return _concept_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), top, tuple(shown),
+                           card)
 
 
 def prefetch_neurons(ws: Workspace, neurons, *, metrics, delta: float, k: int, heat: bool, size: int,
