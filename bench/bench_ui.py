@@ -17,7 +17,8 @@ script run finished):
                       heatmap toggle): Streamlit's own cost of a page rerun here.
 Then Streamlit's floor for each target: bench/floor_app.py (a number input, a header, 12 ready tiles,
 2 small Plotly charts, nothing computed) timed the same way on its own cold server: its first
-content, its "+" switch and a fresh browser opening its deep link. A figure near its floor has
+content, its "+" switch, a fresh browser opening its deep link, and the "+" switch when the unit's
+view is one st.fragment (a fragment rerun: the floor of a fragment-based switch). A figure near its floor has
 nothing left to gain in the app; the gap between them is what the dashboard itself costs.
 Each figure prints its median and min over the repeats and its ratio to the floor. Report
 `uptime` with it: figures are comparable only when the load average is < 1.
@@ -132,7 +133,8 @@ def _fresh_browser_open(page, url: str, neuron: int) -> float:
 
 def streamlit_floor(home: str, repeats: int) -> dict[str, list[float]]:
     """bench/floor_app.py's first content (cold server), "+" switch and fresh-browser deep link."""
-    out: dict[str, list[float]] = {"first_content": [], "switch_plus": [], "shared_link": []}
+    out: dict[str, list[float]] = {"first_content": [], "switch_plus": [], "shared_link": [],
+                                   "switch_plus_fragment": []}
     with serve_app(home, 0, app=FLOOR_APP) as url, chromium_page() as page:
         out["first_content"].append(_first_content(page, f"{url}/?neuron=0"))
         _rendered(page, 0)
@@ -140,6 +142,10 @@ def streamlit_floor(home: str, repeats: int) -> dict[str, list[float]]:
             out["switch_plus"].append(_plus(page, r + 1))
         for r in range(repeats):
             out["shared_link"].append(_fresh_browser_open(page, f"{url}/?neuron={40 + r}", 40 + r))
+        page.goto(f"{url}/?neuron=60&fragment=1")
+        _rendered(page, 60)
+        for r in range(repeats):
+            out["switch_plus_fragment"].append(_plus(page, 61 + r))
     return out
 
 
@@ -197,10 +203,11 @@ def main() -> None:
     if verify:
         print(_line("verify_one_concept", verify, floor) + "  (includes the keep-threshold job starting)")
     print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 Plotly charts; nothing computed):")
-    print(f"  first_content {floors['first_content'][0] * 1000:7.0f} ms  (dashboard {first_content * 1000:.0f} ms)")
-    for name, dash in (("switch_plus", runs["switch_plus"]), ("shared_link", shared)):
-        print(f"  {name:13s} median {statistics.median(floors[name]) * 1000:7.0f} ms  min {min(floors[name]) * 1000:7.0f} ms"
-              f"  (dashboard median {statistics.median(dash) * 1000:.0f} ms)")
+    print(f"  first_content        {floors['first_content'][0] * 1000:7.0f} ms  (dashboard {first_content * 1000:.0f} ms)")
+    for name, dash in (("switch_plus", runs["switch_plus"]), ("shared_link", shared),
+                       ("switch_plus_fragment", runs["switch_plus"])):
+        print(f"  {name:20s} median {statistics.median(floors[name]) * 1000:7.0f} ms  "
+              f"min {min(floors[name]) * 1000:7.0f} ms  (dashboard median {statistics.median(dash) * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 A sidebar number input (the unit, seeded from ?neuron= and mirrored back to the URL), a header,
 12 ready-made 256-px JPEG tiles and 2 small Plotly bar charts; nothing computed per run. Its first
 content, deep-link open and "+" switch, timed exactly like the dashboard's, are what the dashboard
-cannot beat without changing what the page shows.
+cannot beat without changing what the page shows. With ?fragment=1 the number input and everything
+it drives are one st.fragment in the main area: the "+" then reruns only that fragment, the floor of
+a fragment-based neuron switch.
 """
 
 import io
@@ -30,12 +32,21 @@ def tiles(j: int) -> list[bytes]:
 
 if "neuron" not in st.session_state:
     st.session_state["neuron"] = int(st.query_params.get("neuron", 0))
-j = int(st.sidebar.number_input("Neuron (0…127)", min_value=0, max_value=127, step=1, key="neuron"))
-st.query_params["neuron"] = str(j)
-st.header(f"Neuron {j} · floor")
-cols = st.columns(8)
-for i, tile in enumerate(tiles(j)):
-    cols[i % 8].image(tile, caption=f"#{i}", width="stretch", output_format="JPEG")
-rng = np.random.default_rng(j)
-for name in ("hist", "concepts"):
-    st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
+
+
+def unit(where) -> None:
+    j = int(where.number_input("Neuron (0…127)", min_value=0, max_value=127, step=1, key="neuron"))
+    st.query_params["neuron"] = str(j)
+    st.header(f"Neuron {j} · floor")
+    cols = st.columns(8)
+    for i, tile in enumerate(tiles(j)):
+        cols[i % 8].image(tile, caption=f"#{i}", width="stretch", output_format="JPEG")
+    rng = np.random.default_rng(j)
+    for name in ("hist", "concepts"):
+        st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
+
+
+if st.query_params.get("fragment"):
+    st.fragment(unit)(st)
+else:
+    unit(st.sidebar)
