@@ -68,3 +68,10 @@ def test_cancel_drops_the_steps_not_started(small_ws, monkeypatch):
     gate.set()
     worker.join(60)
     assert started == [5]  # neuron 6's steps were dropped before they began
+
+
+def test_prefetch_can_be_turned_off(small_ws, monkeypatch):
+    monkeypatch.setenv(loaders.PREFETCH_ENV, "0")
+    metric = small_ws.default_metrics()[0]
+    assert loaders.prefetch_neurons(small_ws, [2], metrics=[metric], delta=0.05, k=4, heat=True, size=64,
+                                    chart_metric=metric) is None
