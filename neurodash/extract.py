@@ -219,10 +219,17 @@ class PixelIoUCounts:
         valid = np.take_along_axis(shown, order, axis=1)                        # (b, width)
         picked = np.take_along_axis(flat, order[:, :, None], axis=1) & valid[:, :, None]
         picked = torch.from_numpy(picked).to(device).float()                    # (b, width, H*W)
-        under = torch.bmm(picked[img], active[:, :, None])[..., 0]              # (P, width)
-        cols = torch.from_numpy(order).to(device)[img]                          # (P, width)
-        flat_index = (unit[:, None] * n_concepts + cols).flatten()
-        self.inter.view(-1).index_add_(0, flat_index, under.flatten().double())
+        cols = torch.from_numpy(order).to(device)                               # (b, width)
+        # nonzero lists pairs image by image: one small product per image keeps memory at one
+        # image's masks (a gather of every pair's masks could reach gigabytes on a big layer)
+        images, counts = torch.unique_consecutive(img, return_counts=True)
+        start = 0
+        for i, count in zip(images.tolist(), counts.tolist()):
+            rows = slice(start, start + count)
+            start += count
+            under = active[rows] @ picked[i].T                                  # (count, width)
+            flat_index = (unit[rows, None] * n_concepts + cols[i][None, :]).flatten()
+            self.inter.view(-1).index_add_(0, flat_index, under.flatten().double())
 
     def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.inter.cpu().numpy(), self.on.cpu().numpy(), self.present.cpu().numpy()
