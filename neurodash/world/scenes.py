@@ -37,7 +37,13 @@ class Mix:
 
     siblings: the chance that each kind slot after the first shows a sibling of the first kind
     object (the same kind with one of shape, colour, texture changed): hard negatives, so a
-    trained detector learns the attribute that tells siblings apart."""
+    trained detector learns the attribute that tells siblings apart.
+
+    balanced_block: when > 0, kind slots 0 and 1 are read from a balanced sequence instead of
+    drawn: blocks of this many places, each a fresh permutation of the kinds plus empty places.
+    Over any run of images each kind fills the same number of slots to within one, so none is in
+    more than ⌈2n / block⌉ of n images. Image i still depends only on (key, i): its places are 2i
+    and 2i + 1, and a block's permutation depends only on (key, block index)."""
 
     kinds: tuple[float, ...]
     distractors: tuple[float, ...]
@@ -45,22 +51,9 @@ class Mix:
     balanced_block: int = 0
 
 
-@dataclass(frozen=True)
-class Balanced:
-    """A balanced probe: every image has BALANCED_SLOTS kind slots, filled in order from a
-    sequence of blocks, each block a fresh permutation of the kinds plus `block - n_kinds` empty
-    places. Over any run of images each kind fills the same number of slots to within one, so no
-    kind is in more than ⌈slots·n / block⌉ of n images (0.96% for 2 slots, block 208, 192 kinds) and
-    every kind is about equally rare. Image i still depends only on (key, i): its places are
-    2i and 2i + 1 of the sequence, and a block's permutation depends only on (key, block index)."""
-
-    block: int
-    slots: int = 2
-
-
 # The probe: two kind slots per image from the balanced sequence (block 208: 192 kinds + 16 empty
-# places), so every kind is in 0.96% of images at most and about 0.9% after occlusion (mean 1.85
-# kind objects per image, as in training), plus 0-2 distractors.
+# places), so every kind is in about 0.96% of images, at most ⌈2n/208⌉ of n (0.96-0.98% of 5000;
+# mean 1.85 kind objects per image, near training's 1.8), plus 0-2 distractors.
 PROBE_BLOCK = 208
 PROBE_MIX = Mix(kinds=(0.0, 0.0, 1.0, 0.0), distractors=(0.25, 0.45, 0.30), balanced_block=PROBE_BLOCK)
 TRAIN_MIX = Mix(kinds=(0.1, 0.3, 0.3, 0.3), distractors=(0.25, 0.45, 0.30), siblings=0.5)
