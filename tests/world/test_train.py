@@ -86,3 +86,20 @@ def test_caption_truth_means_every_named_concept_is_present():
         np.testing.assert_array_equal(truth[:, j], labels[:, cols].all(axis=1))
     assert named_kinds >= 16  # captions often name an object kind (preferred 4:1 over an attribute)
     np.testing.assert_array_equal(truth[:, 64:], labels)  # then every concept of both sets
+
+
+def test_remeasure_updates_the_quality_and_keeps_how_the_weights_were_trained(tmp_path):
+    import shutil
+
+    from neurodash.world.store import CNN_WEIGHTS
+
+    shutil.copy(CNN_WEIGHTS, tmp_path / "shapes_cnn.safetensors")
+    before = {"command": "python -m neurodash.world.train cnn --steps 7", "train_seconds": 1.5,
+              "quality": {"all": {"balanced_accuracy": -1.0}}}
+    (tmp_path / "shapes_cnn.record.json").write_text(json.dumps(before))
+    assert main(["cnn", "--remeasure", "--eval-n", "60", "--out", str(tmp_path)]) == 0
+    after = json.loads((tmp_path / "shapes_cnn.record.json").read_text())
+    assert after["command"] == before["command"] and after["train_seconds"] == 1.5
+    assert 0.5 < after["quality"]["all"]["balanced_accuracy"] <= 1  # measured, not the stale -1
+    assert set(after["per_class"]) == set(world.vocabulary()) and after["selectivity"]["n"] == 60
+    assert "--remeasure" in after["remeasured"]["command"]
