@@ -12,9 +12,15 @@ def _metric(at, label: str):
 
 
 def _workspace(home):
-    from neurodash.workspace import Workspace, list_workspaces
+    """The workspace the app opens by default (other tests may have added others to this home)."""
+    import os
+    from dataclasses import replace
 
-    return Workspace.open(list_workspaces(str(home))[0], home=str(home))
+    from neurodash.recipe import Recipe
+    from neurodash.workspace import Workspace
+
+    recipe = replace(Recipe.default(), probe_n=int(os.environ["NEURODASH_PROBE_SIZE"]))
+    return Workspace.open(recipe, home=str(home))
 
 
 def _plain(text: str) -> str:
