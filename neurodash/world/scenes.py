@@ -29,6 +29,8 @@ _SCENE_FIELDS = 5
 _N_FIELDS = _SCENE_FIELDS + MAX_OBJECTS * _SLOT_FIELDS
 # Object colours that clash with a background colour of the same name (index pairs).
 _CLASH = {BG_COLOUR_NAMES.index(c): COLOUR_NAMES.index(c) for c in BG_COLOUR_NAMES if c in COLOUR_NAMES}
+# The same as an array over background colours: the object colour each one clashes with, or -1.
+_CLASH_OF_BG = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def sample_scenes(key: np.uint64, ids: np.ndarray, constraint: Constraint | None
         size = np.where(is_forced, c.size, size)
     if c.colour is not None and c.bg_colour is None:
         # A forced object colour moves a clashing background to black (never an object colour).
-        clash = np.array([_CLASH.get(int(b), -1) == c.colour for b in range(len(BG_COLOUR_NAMES))])
+        clash = _CLASH_OF_BG == c.colour
         bg_colour = np.where(clash[bg_colour], BG_COLOUR_NAMES.index("black"), bg_colour)
     colour = _object_colours(slot_u[..., 1], bg_colour)
     if mix.balanced_block:
@@ -218,15 +220,14 @@ def _balanced_kinds(key, ids, block: int, u_bg, active, shape, colour, texture, 
         colour[:, k] = np.where(own, kind_colour[kind], colour[:, k])
         texture[:, k] = np.where(own, kind_texture[kind], texture[:, k])
     if free_bg:
-        clash_of_bg = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])
         kind_slots = active[:, :_BALANCED_SLOTS]
-        clashes = ((clash_of_bg[None, :, None] == colour[:, None, :_BALANCED_SLOTS])
+        clashes = ((_CLASH_OF_BG[None, :, None] == colour[:, None, :_BALANCED_SLOTS])
                    & kind_slots[:, None, :]).any(axis=2)
         allowed = ~clashes  # (n, n_bg); black clashes with no object colour, so never empty
         pick = np.minimum((u_bg * allowed.sum(1)).astype(np.int64), allowed.sum(1) - 1)
         bg_colour = np.argmax(np.cumsum(allowed, axis=1) > pick[:, None], axis=1)
     else:  # the background is given: a scheduled kind of its colour would vanish into it, so drop it
-        clash = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])[bg_colour]
+        clash = _CLASH_OF_BG[bg_colour]
         for k in range(_BALANCED_SLOTS):
             active[:, k] &= ~((k >= forced) & (colour[:, k] == clash))
     return active, shape, colour, texture, bg_colour
@@ -237,7 +238,7 @@ def _siblings(u: np.ndarray, chance: float, shape, colour, texture, bg_colour, f
     changed to another value (never a colour that clashes with the background, never a forced slot).
     u: (n, 3 * KIND_SLOTS) uniforms of their own fields, so the other draws stay as they were."""
     shape, colour, texture = shape.copy(), colour.copy(), texture.copy()
-    clash = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])[bg_colour]
+    clash = _CLASH_OF_BG[bg_colour]
     for k in range(1, KIND_SLOTS):
         pick, which, value = u[:, 3 * k], u[:, 3 * k + 1], u[:, 3 * k + 2]
         attr = _pick(which, 3)
@@ -258,7 +259,7 @@ def _siblings(u: np.ndarray, chance: float, shape, colour, texture, bg_colour, f
 
 def _object_colours(u: np.ndarray, bg_colour: np.ndarray) -> np.ndarray:
     """Uniform over the object colours that do not clash with the image's background."""
-    clash = np.array([_CLASH.get(b, -1) for b in range(len(BG_COLOUR_NAMES))])[bg_colour][:, None]
+    clash = _CLASH_OF_BG[bg_colour][:, None]
     n_allowed = np.where(clash >= 0, len(COLOUR_NAMES) - 1, len(COLOUR_NAMES))
     idx = np.minimum((u * n_allowed).astype(np.int64), n_allowed - 1)
     return np.where((clash >= 0) & (idx >= clash), idx + 1, idx)
