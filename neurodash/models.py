@@ -377,10 +377,7 @@ def load_model(name: str = "shapes-cnn", *, weights: str | os.PathLike | None = 
     module = module.to(device).eval()
     for p in module.parameters():
         p.requires_grad_(False)
-    auto = {}
-    if name == "shapes-cnn":
-        from neurodash.world import CNN_DEFAULT_LAYER
-        auto = {CNN_DEFAULT_LAYER: module.pooling}
+    auto = module.auto_pooling if name == "shapes-cnn" else {}
     return LoadedModel(module=module, name=name, input_size=size, to_input=make_to_input(size, device),
                        net=net, weights_path=weights_path, device=device, auto_pooling=auto)
 

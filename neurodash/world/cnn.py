@@ -75,6 +75,11 @@ class ShapesCNN(nn.Module):
     def pooling(self) -> str:
         return "max" if bool(self.max_pool) else "mean"
 
+    @property
+    def auto_pooling(self) -> dict:
+        """layer -> how the network itself pools it: the head's layer (block4) as the head does."""
+        return {"block4": self.pooling}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concept logits (B, n_concepts)."""
         maps = self.features(x)

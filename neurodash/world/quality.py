@@ -70,10 +70,8 @@ def cnn_class_accuracy(model, n: int = 5000, seed: int = EVAL_SEED) -> dict[str,
 def unit_activations(model, layer: str, images: np.ndarray, batch: int = 256) -> np.ndarray:
     """Spatially pooled activations float (n, units) of one layer as the dashboard's "auto" pooling
     reads them: the head layer as the head pools it (mean or peak), other layers by the mean."""
-    from . import CNN_DEFAULT_LAYER
-
     module = model.get_submodule(layer)
-    by_max = layer == CNN_DEFAULT_LAYER and getattr(model, "pooling", "mean") == "max"
+    by_max = getattr(model, "auto_pooling", {}).get(layer) == "max"
     seen = []
     handle = module.register_forward_hook(
         lambda m, i, o: seen.append((o.amax(dim=(2, 3)) if by_max else o.mean(dim=(2, 3))).numpy()))
