@@ -30,6 +30,20 @@ def _ray():
     return ray
 
 
+def warm_worker() -> None:
+    """Ray's worker_process_setup_hook: import what shards import before any task can run.
+
+    ``stop()`` cancels running tasks with a KeyboardInterrupt and keeps the worker. Landing inside
+    a first ``import torch`` leaves torch half-registered, and the worker's next task then fails
+    with "duplicate registrations for aten..." (seen on CI). Imported here, at worker start, no
+    task is running yet, so no cancel can interrupt it.
+    """
+    import neurodash.concepts  # noqa: F401
+    import neurodash.extract  # noqa: F401
+    import neurodash.models  # noqa: F401
+    import neurodash.probes  # noqa: F401
+
+
 def _call(fn, job, *args):
     """What every task runs: one shard function (module-level, so it pickles by reference)."""
     return fn(job, *args)
@@ -46,16 +60,17 @@ class RayRunner:
         if not ray.is_initialized():
             kwargs = dict(address=address, include_dashboard=False, log_to_driver=False,
                           logging_level="ERROR")
+            runtime_env = {"worker_process_setup_hook": f"{__name__}.warm_worker"}
             if address is None:
                 # a local Ray's workers import neurodash from this checkout (a cluster's nodes
                 # have it installed: their own environment is left alone)
                 env = {"PYTHONPATH": os.pathsep.join(
                     [str(Path(neurodash.__file__).resolve().parent.parent)]
                     + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
-                kwargs["runtime_env"] = {"env_vars": env}
+                runtime_env["env_vars"] = env
                 if workers:
                     kwargs["num_cpus"] = int(workers)
-            ray.init(**kwargs)
+            ray.init(runtime_env=runtime_env, **kwargs)
             self.started = True
         if gpus_per_task is None:
             gpus_per_task = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0

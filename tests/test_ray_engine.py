@@ -12,6 +12,7 @@ from neurodash.ray_engine import RayRunner
 from neurodash.recipe import Recipe
 from neurodash.workspace import Workspace
 from tests.cache_compare import assert_same_cache
+from tests.ray_task_probe import modules_loaded
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,13 @@ def runner():
     r = RayRunner(workers=2)
     yield r
     r.close()
+
+
+def test_workers_import_torch_before_their_first_task(runner):
+    # stop() interrupts running tasks; one that lands inside a first `import torch` leaves the
+    # worker's torch half-registered and its next shard fails ("duplicate registrations", CI)
+    refs = [runner.task.remote(modules_loaded, None, "torch", "neurodash.extract") for _ in range(4)]
+    assert ray.get(refs) == [[True, True]] * 4
 
 
 def test_ray_precompute_equals_single_process_and_resumes(tmp_path, cnn_weights, runner):
