@@ -233,6 +233,8 @@ class FolderProbe:
         """The path of a kept image; if the listing was hashed, the file must still hold those bytes
         (a picture replaced after the workspace was computed is not shown beside old activations)."""
         path = self.root / rel
+        if not _stays_inside(path, self.root):  # re-pointed after the scan
+            raise ProbeError(f"image {path} now leads outside the probe folder; it is not read")
         want = self._digests.get(rel)
         if want is not None and _IMAGE_MEMO.digest(path) != want:
             raise ProbeError(f"image {path} changed since the workspace was computed; recompute it")
@@ -256,6 +258,14 @@ class FolderProbe:
             yield s, self.images(np.arange(s, min(s + batch, stop)))
 
 
+def _stays_inside(path: Path, root: Path) -> bool:
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    return root in resolved.parents
+
+
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
     """(regular files, sorted by relative path; [(path, reason)] of entries that are not): hidden
     files are ignored; broken or looping links and FIFOs/sockets/devices are reported, not read."""
@@ -268,6 +278,10 @@ def _scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
             st = p.stat()
         except OSError as err:
             irregular.append((rel, f"unreadable: broken or looping link ({err.strerror})"))
+            continue
+        if p.is_symlink() and not _stays_inside(p, root):
+            # a browser-picked folder is inside the allowed roots; a link in it must not reach out
+            irregular.append((rel, "link leads outside the probe folder: not read"))
             continue
         if stat.S_ISREG(st.st_mode):
             files.append(rel)

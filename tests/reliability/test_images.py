@@ -96,6 +96,23 @@ def test_links_and_fifos_are_reported_not_dropped_silently(tmp_path):
     assert len(probe.files) == 3 and "skipped 3" in probe.report.summary()
 
 
+def test_links_out_of_the_folder_are_not_read(tmp_path):
+    d = tmp_path / "p"
+    _good(d)
+    (d / "sub").mkdir()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "private.png")  # outside the probe folder
+    os.symlink(tmp_path / "private.png", d / "escape.png")
+    os.symlink(d / "good0.png", d / "sub" / "alias.png")  # a link that stays inside is an image
+    probe = FolderProbe(d, 32)
+    assert "outside the probe folder" in dict(probe.report.skipped)["escape.png"]
+    assert "escape.png" not in probe.files and "sub/alias.png" in probe.files
+
+    (d / "sub" / "alias.png").unlink()  # re-pointed out after the scan: refused at read time
+    os.symlink(tmp_path / "private.png", d / "sub" / "alias.png")
+    with pytest.raises(ProbeError, match="outside the probe folder"):
+        probe.images([probe.files.index("sub/alias.png")])
+
+
 def test_large_jpeg_is_decoded_at_a_reduced_scale(tmp_path):
     d = tmp_path / "p"
     d.mkdir()
