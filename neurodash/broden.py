@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from neurodash.cache import HashMemo, stable_hash
+from neurodash.checked_files import CheckedFiles
 from neurodash.imagefiles import ProbeError, open_image, read_image
 
 META_COLUMNS = ("image", "split", "ih", "iw", "sh", "sw")
@@ -123,6 +124,7 @@ class BrodenProbe:
                              f"{self.root / 'images'}, e.g. {', '.join(missing[:3])}")
         self.mask_size = int(mask_size or int(rows[0].get("sh") or 0) or self.size)
         self._labels = None
+        self._checked = CheckedFiles(self.root / "images", self.root)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -137,7 +139,9 @@ class BrodenProbe:
         for row in self.rows:
             for rel in [row["image"]] + [v for c in self.categories for v in self._cell(row, c)
                                          if isinstance(v, str)]:
-                h.update(f"{rel}|{memo.digest(self.root / 'images' / rel)}\n".encode())
+                digest = memo.digest(self.root / "images" / rel)
+                self._checked.remember(rel, digest)
+                h.update(f"{rel}|{digest}\n".encode())
         memo.save()
         return stable_hash({"probe": "broden", "root": str(self.root), "size": self.size,
                             "mask_size": self.mask_size, "files": h.hexdigest()})
@@ -152,7 +156,7 @@ class BrodenProbe:
         for j, i in enumerate(ids):
             if not 0 <= i < len(self.rows):
                 raise IndexError(f"image id {i} outside the probe (0..{len(self.rows) - 1})")
-            out[j] = read_image(self.root / "images" / self.files[i], self.size)
+            out[j] = read_image(self._checked.path(self.files[i]), self.size)
         return out
 
     def label_masks(self, i: int) -> np.ndarray:
@@ -166,7 +170,7 @@ class BrodenProbe:
                     if entry in self._column:
                         out[self._column[entry]] = True
                     continue
-                path = self.root / "images" / entry
+                path = self._checked.path(entry)
                 try:
                     with open_image(path) as img:  # pixel budget checked before decoding
                         numbers = square_labels(decode_mask(np.asarray(img.convert("RGB"))), S)

@@ -19,10 +19,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from neurodash.cache import HashMemo, stable_hash
+from neurodash.checked_files import CheckedFiles, stays_inside
 from neurodash.imagefiles import (ImageRefused, ProbeError, open_image, read_image, square,  # noqa: F401
                                   to_rgb8)
 
-_IMAGE_MEMO = HashMemo()  # this process's memo of probe images' hashes (see FolderProbe.images)
 
 
 # ---- the shapes world -----------------------------------------------------------------------------
@@ -161,7 +161,7 @@ class FolderProbe:
         self.size = int(size)
         self._candidates, irregular = _scan(self.root)
         self.report = FolderReport(str(self.root), n_files=len(self._candidates) + len(irregular))
-        self._digests: dict[str, str] = {}
+        self._checked = CheckedFiles(self.root)
         if files is None:
             files = self._validate(progress)
         else:
@@ -222,23 +222,12 @@ class FolderProbe:
             except OSError as err:
                 raise ProbeError(f"probe file {self.root / rel} cannot be read ({err.strerror or err}); "
                                  "was the folder changed while it was scanned?") from err
-            self._digests[rel] = digest
+            self._checked.remember(rel, digest)
             h.update(f"{rel}|{digest}\n".encode())
         csv_part = memo.digest(self.labels_csv) if self.labels_csv else ""
         memo.save()
         return stable_hash({"probe": "folder", "root": str(self.root), "size": self.size,
                             "files": h.hexdigest(), "labels": csv_part})
-
-    def _checked_path(self, rel: str) -> Path:
-        """The path of a kept image; if the listing was hashed, the file must still hold those bytes
-        (a picture replaced after the workspace was computed is not shown beside old activations)."""
-        path = self.root / rel
-        if not _stays_inside(path, self.root):  # re-pointed after the scan
-            raise ProbeError(f"image {path} now leads outside the probe folder; it is not read")
-        want = self._digests.get(rel)
-        if want is not None and _IMAGE_MEMO.digest(path) != want:
-            raise ProbeError(f"image {path} changed since the workspace was computed; recompute it")
-        return path
 
     def images(self, ids) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -246,7 +235,7 @@ class FolderProbe:
         for j, i in enumerate(ids):
             if not 0 <= i < len(self.files):
                 raise IndexError(f"image id {i} outside the probe (0..{len(self.files) - 1})")
-            out[j] = read_image(self._checked_path(self.files[i]), self.size)
+            out[j] = read_image(self._checked.path(self.files[i]), self.size)
         return out
 
     def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
@@ -256,14 +245,6 @@ class FolderProbe:
         stop = len(self.files) if stop is None else min(stop, len(self.files))
         for s in range(start, stop, batch):
             yield s, self.images(np.arange(s, min(s + batch, stop)))
-
-
-def _stays_inside(path: Path, root: Path) -> bool:
-    try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return False
-    return root in resolved.parents
 
 
 def _scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
@@ -279,7 +260,7 @@ def _scan(root: Path) -> tuple[list[str], list[tuple[str, str]]]:
         except OSError as err:
             irregular.append((rel, f"unreadable: broken or looping link ({err.strerror})"))
             continue
-        if p.is_symlink() and not _stays_inside(p, root):
+        if p.is_symlink() and not stays_inside(p, root):
             # a browser-picked folder is inside the allowed roots; a link in it must not reach out
             irregular.append((rel, "link leads outside the probe folder: not read"))
             continue

@@ -1,9 +1,13 @@
 """Broden in NetDissect's exact layout (a small fixture written by tests.broden_fixture): labels,
 masks (R + 256·G), and pixel IoU with every binary metric on real segmentations."""
+import os
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from neurodash.broden import BrodenProbe, decode_mask, read_labels
+from neurodash.imagefiles import ProbeError
 from neurodash.concepts import concept_set
 from neurodash.probes import make_probe
 from tests.broden_fixture import encode as _encode
@@ -78,3 +82,22 @@ def test_broden_pixel_iou_and_binary_metrics_through_a_workspace(broden, cnn_wei
         assert S.shape == (N, len(ws.concept_names)) and np.isfinite(S).any()
     table = analysis.layer_table(ws, metrics=["iou", "pixel_iou"])
     assert set(table["pixel_iou_concept"]) <= set(ws.concept_names)
+
+
+def test_broden_images_and_masks_are_read_as_hashed_and_never_outside(tmp_path):
+    root, _truth = write_broden(tmp_path / "broden")
+    probe = BrodenProbe(root, size=32)
+    probe.listing_hash()
+    before = probe.images([0])
+    img = root / "images" / probe.files[0]
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(img)  # replaced after the hash
+    with pytest.raises(ProbeError, match="changed since the workspace was computed"):
+        probe.images([0])
+    assert before.shape == (1, 32, 32, 3)
+
+    mask = root / "images" / probe.files[1].replace(".jpg", "_object.png")
+    outside = tmp_path / "elsewhere.png"
+    mask.rename(outside)
+    os.symlink(outside, mask)  # a mask re-pointed out of the Broden folder
+    with pytest.raises(ProbeError, match="outside the probe folder"):
+        probe.masks([1])
