@@ -62,8 +62,7 @@ def _auroc(nb, ch):
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "auroc")
     if nb.W is None:  # one sort per concept column, shared by every neuron
-        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
-        R = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
+        R = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X)), nb.dtype)
         return _auc_from_rank_sum(sparse_product(nb.FW, R), nb.n_f, nb.tot)
     order, below, group = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
     # ranks ≤ n are exact in float32; float32 work keeps the sparse product in float32
@@ -86,14 +85,34 @@ def _shared_wt(nb: Neurons):
     return None if nb.W is None else nb.WT.astype(np.float64)
 
 
-def _average_precision(V, ws, pos_total):
+def _reciprocals(n: int) -> np.ndarray:
+    """1/v for v = 0..n in float64 (1/0 = inf, never read): a table for integer counts ≤ n."""
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.arange(n + 1.0)
+
+
+def _rows_transposed(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """M[rows].T as a C-ordered (G, k) array: the rows are gathered whole (read in sequence) and
+    transposed in tiles of 32 that stay in L1 (~7x np.ascontiguousarray on small integers)."""
+    Mr = M[rows]
+    out = np.empty((M.shape[1], len(rows)), dtype=M.dtype)
+    for i in range(0, len(rows), 32):
+        out[:, i:i + 32] = Mr[i:i + 32].T
+    return out
+
+
+def _average_precision(V, ws, pos_total, recip=None, presorted=False):
     """AP from the positives alone. V (q, k): for each of q score columns, the weight at or above
     each of the k positives' scores (ascending V = descending score); ws (k,) or (q, k) the
     positives' weights, or None for unit weights. AP = Σ_i w_i·TP≥(i)/V(i) / pos_total, with TP≥ the positives'
-    weight at or above i's score (ties share the group's end). Returns (q,)."""
+    weight at or above i's score (ties share the group's end). Returns (q,).
+    Unit weights: `recip` = _reciprocals(n) for integer V; `presorted`: V's rows are already
+    sorted ascending (sorted in place by the caller)."""
     if ws is None:
-        Vs = np.sort(V, axis=1)
-        inv = 1.0 / Vs  # V ≥ 1 here: a positive counts itself
+        # integer counts: a stable sort is a radix sort, the same values faster; the reciprocals
+        # come from a table (the same bits as 1.0 / Vs, without a per-element division)
+        Vs = V if presorted else np.sort(V, axis=1, kind="stable")
+        inv = 1.0 / Vs if recip is None else recip[Vs]  # V ≥ 1 here: a positive counts itself
         k = Vs.shape[1]
         total = inv @ np.arange(1.0, k + 1.0)  # Σ_t (t + 1) / V_t, as if no two positives tied
         # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare,
@@ -124,25 +143,29 @@ def _auprc(nb, ch):
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "auprc")
     tot = float(nb.tot[0, 0])
-    unit = nb.W is None  # unit weights: counts are integers, sorted fastest as int32
-    if unit:
-        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
-        NgeT = _ranks.unit_at_or_above(_ranks.tie_runs(xs), xs.shape)  # count at or above, sorted position
+    unit = nb.W is None  # unit weights: counts are small integers (uint16 below 2^16 rows)
+    FW = nb.FW
+    if unit:  # (n, m) counts at or above: a neuron's active rows are then whole rows to gather
+        Nge = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X), "at_or_above"))
+        recip = _reciprocals(nb.n)
+        out = np.empty((nb.G, Nge.shape[1]))
     else:
         order, below, _ = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
-        NgeT = (tot - below).astype(np.float64)  # weight at or above, sorted position
-    NgeT = _ranks.unsort(order, NgeT)  # (m, n) in row order
-    FW = nb.FW
-    out = np.empty((nb.G, NgeT.shape[0]))
+        NgeT = _ranks.unsort(order, (tot - below).astype(np.float64))  # (m, n) weight at or above
+        out = np.empty((nb.G, NgeT.shape[0]))
 
     def neurons(g0, g1):
         for g in range(g0, g1):
             sl = slice(FW.indptr[g], FW.indptr[g + 1])
             rows = FW.indices[sl]
-            ws = None if unit else FW.data[sl].astype(np.float64)
-            out[g] = _average_precision(NgeT[:, rows], ws, nb.n_f[g, 0])
+            if unit:
+                V = _rows_transposed(Nge, rows)
+                V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
+                out[g] = _average_precision(V, None, nb.n_f[g, 0], recip, presorted=True)
+            else:
+                out[g] = _average_precision(NgeT[:, rows], FW.data[sl].astype(np.float64), nb.n_f[g, 0])
 
-    run_blocks(neurons, nb.G, FW.nnz * NgeT.shape[0], blocks_per_thread=4)
+    run_blocks(neurons, nb.G, FW.nnz * out.shape[1], blocks_per_thread=4)
     return out
 
 
@@ -161,13 +184,19 @@ def _inverse_auprc(nb, ch):
     starts = np.searchsorted(flat, np.arange(m + 1, dtype=np.int64) * nb.n)
     rows_of = flat - np.repeat(np.arange(m, dtype=np.int64) * nb.n, np.diff(starts))
 
+    recip = _reciprocals(nb.n) if WT is None else None
+
     def concepts(j0, j1):
         for j in range(j0, j1):
             rows = rows_of[starts[j]:starts[j + 1]]
             if len(rows) == 0:
                 out[:, j] = np.nan
+            elif WT is None:
+                V = _rows_transposed(Nge, rows)
+                V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
+                out[:, j] = _average_precision(V, None, n_c[:, j], recip, presorted=True)
             else:
-                out[:, j] = _average_precision(Nge[rows].T, None if WT is None else WT[:, rows], n_c[:, j])
+                out[:, j] = _average_precision(Nge[rows].T, WT[:, rows], n_c[:, j])
 
     run_blocks(concepts, m, nb.G * len(flat), blocks_per_thread=4)
     return out
@@ -290,8 +319,7 @@ def _spearman(nb, ch):
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
     if nb.W is None:  # one sort per concept column, ranks written straight in the work dtype
-        order, xs = _ranks.sort_rows(_ranks.transpose(ch.X))
-        Rcon = _ranks.to_row_order(order, _ranks.unit_rank_values(_ranks.tie_runs(xs), xs.shape), dtype=nb.dtype)
+        Rcon = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X)), nb.dtype)
         out = _pearson_unit(nb, "ranks", ch, Rcon)
         if out is not None:
             return out

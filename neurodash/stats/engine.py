@@ -315,28 +315,26 @@ class Neurons:
         return _ranks.paired_ranks(self.AT, self.WT)
 
     @cached_property
-    def unit_sorted(self):
-        """Unweighted: (order, tie runs) of each neuron column, one sort shared by every rank metric."""
-        order, xs = _ranks.sort_rows(self.AT)
-        return order, _ranks.tie_runs(xs)
-
-    @cached_property
     def rank_values(self) -> np.ndarray:
         """(n, G) weighted average ranks of each neuron column, row order."""
-        if self.W is None:
-            order, runs = self.unit_sorted
-            return _ranks.transpose(_ranks.unsort(order, _ranks.unit_rank_values(runs, order.shape)), self.dtype)
+        if self.W is None:  # sorted and scattered back block by block (no (G, n) order array)
+            return _ranks.transpose(_ranks.row_ranks(self.AT, "rank"), self.dtype)
         order, below, group = self.act_ranks
         vals = _ranks.rank_values_sorted(below, group, self.W is None)
         return _ranks.transpose(_ranks.unsort(np.ascontiguousarray(order), vals), self.dtype)
+
+    @cached_property
+    def at_or_above_rows(self) -> np.ndarray:
+        """Unweighted: (G, n) count of rows whose activation is ≥ each row's, one row per neuron
+        (uint16 below 2^16 rows: small integers sort fastest)."""
+        return _ranks.row_ranks(self.AT, "at_or_above")
 
     @cached_property
     def at_or_above(self) -> np.ndarray:
         """(n, G) weight of rows whose activation is ≥ this row's (row order; int32 unweighted:
         integer counts sort fastest)."""
         if self.W is None:
-            order, runs = self.unit_sorted
-            return _ranks.transpose(_ranks.unsort(order, _ranks.unit_at_or_above(runs, order.shape)))
+            return _ranks.transpose(self.at_or_above_rows)
         order, below, _ = self.act_ranks
         return _ranks.transpose(_ranks.unsort(np.ascontiguousarray(order), self.tot - below))
 

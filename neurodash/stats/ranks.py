@@ -89,6 +89,64 @@ def unit_at_or_above(runs, shape) -> np.ndarray:
     return vals
 
 
+def _packs(XT: np.ndarray) -> bool:
+    """Whether sort_rows' packed uint64 keys apply (float32 rows shorter than 2^32)."""
+    return XT.dtype == np.float32 and XT.shape[1] < 2**32 and sys.byteorder == "little"
+
+
+def _steps(r0: int, r1: int, n: int):
+    """Row ranges of a packed sort: a few rows per pass, so the temporaries stay in cache."""
+    step = max(1, (1 << 17) // n)
+    return [(a, min(r1, a + step)) for a in range(r0, r1, step)]
+
+
+def _sorted_keys(X: np.ndarray, keys: np.ndarray, order: np.ndarray) -> None:
+    """Packed sort of float32 rows X (r, n): keys (r, n) uint64 sorted ascending, order (r, n) int64
+    the source index of each sorted position (ties by index: a stable order)."""
+    u = (X + np.float32(0)).view(np.uint32)  # + 0 turns -0.0 into +0.0
+    # order-preserving map of float bits to unsigned: flip all bits of negatives, the sign bit of
+    # the rest (an arithmetic shift of the sign gives the all-ones mask)
+    flip = (u.view(np.int32) >> np.int32(31)).view(np.uint32)
+    flip |= np.uint32(0x80000000)
+    u ^= flip
+    np.copyto(keys, u, casting="unsafe")
+    np.left_shift(keys, np.uint64(32), out=keys)
+    np.bitwise_or(keys, np.arange(X.shape[1], dtype=np.uint64), out=keys)
+    keys.sort(axis=-1)
+    np.bitwise_and(keys, np.uint64(0xFFFFFFFF), out=order.view(np.uint64))
+
+
+def row_ranks(XT: np.ndarray, kind: str = "rank") -> np.ndarray:
+    """Unweighted ranks of each row of XT (R, n), in row order (R, n), without the (R, n) order
+    and key arrays sort_rows returns: each cache-sized block of rows is sorted (packed keys for
+    float32), its tie runs found and its values scattered back while still in cache.
+
+    kind "rank": average ranks 1..n (ties share their mean), unit_rank_values' dtype;
+    kind "at_or_above": the count of values ≥ each one, unit_at_or_above's dtype. Same values as
+    unsort(order, unit_*(tie_runs(keys), shape)) from sort_rows."""
+    R, n = XT.shape
+    fill = unit_rank_values if kind == "rank" else unit_at_or_above
+    out = np.empty((R, n), dtype=fill((np.zeros(0, np.int64),) * 3, (1, n)).dtype)
+    if not _packs(XT):
+        order, xs = sort_rows(XT)
+        out[...] = unsort(order, fill(tie_runs(xs), xs.shape))
+        return out
+
+    def block(r0, r1):
+        steps = _steps(r0, r1, n)
+        rows = steps[0][1] - steps[0][0]
+        keys = np.empty((rows, n), dtype=np.uint64)  # reused: no fresh pages per step
+        order = np.empty((rows, n), dtype=np.int64)
+        for a, b in steps:
+            k, o = keys[:b - a], order[:b - a]
+            _sorted_keys(XT[a:b], k, o)
+            hi = k.view(np.uint32).reshape(b - a, n, 2)[..., 1]
+            np.put_along_axis(out[a:b], o, fill(tie_runs(hi), (b - a, n)), axis=1)
+
+    run_blocks(block, R, R * n)
+    return out
+
+
 def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sort each row of XT (R, n) ascending, ties by ascending index (a stable order).
 
@@ -100,28 +158,13 @@ def sort_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sorted on every core (parallel.run_blocks).
     """
     R, n = XT.shape
-    if XT.dtype == np.float32 and n < 2**32 and sys.byteorder == "little":
+    if _packs(XT):
         order = np.empty((R, n), dtype=np.int64)
         keys = np.empty((R, n), dtype=np.uint64)
-        index = np.arange(n, dtype=np.uint64)
-
-        step = max(1, (1 << 17) // n)  # rows per pass: the temporaries stay in cache
 
         def block(r0, r1):
-            for a in range(r0, r1, step):
-                b = min(r1, a + step)
-                u = (XT[a:b] + np.float32(0)).view(np.uint32)  # + 0 turns -0.0 into +0.0
-                # order-preserving map of float bits to unsigned: flip all bits of negatives, the
-                # sign bit of the rest (an arithmetic shift of the sign gives the all-ones mask)
-                flip = (u.view(np.int32) >> np.int32(31)).view(np.uint32)
-                flip |= np.uint32(0x80000000)
-                u ^= flip
-                k = keys[a:b]
-                np.copyto(k, u, casting="unsafe")
-                np.left_shift(k, np.uint64(32), out=k)
-                np.bitwise_or(k, index, out=k)
-                k.sort(axis=-1)
-                np.bitwise_and(k, np.uint64(0xFFFFFFFF), out=order[a:b].view(np.uint64))
+            for a, b in _steps(r0, r1, n):
+                _sorted_keys(XT[a:b], keys[a:b], order[a:b])
 
         run_blocks(block, R, R * n)
         return order, keys.view(np.uint32).reshape(R, n, 2)[..., 1]
