@@ -61,16 +61,20 @@ def labels_csr(P: np.ndarray, dtype=np.float64) -> sparse.csr_array:
     nblk = max(1, -(-n // rows))
     parts: list = [None] * nblk
 
+    small = np.int32 if rows * m < 2**31 and n < 2**31 else np.int64  # int32 division: SIMD, ~10x faster
+
     def blocks(b0, b1):
         for b in range(b0, b1):
-            parts[b] = np.flatnonzero(P[b * rows:(b + 1) * rows]) + b * rows * m
+            local = np.flatnonzero(P[b * rows:(b + 1) * rows]).astype(small)
+            r = local // small(m)
+            parts[b] = (r + small(b * rows), local - r * small(m))
 
     run_blocks(blocks, nblk, P.size, blocks_per_thread=4)
-    flat = np.concatenate(parts)
-    r, cols = np.divmod(flat, m)
+    r = np.concatenate([p[0] for p in parts])
+    cols = np.concatenate([p[1] for p in parts])
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n), out=indptr[1:])
-    return sparse.csr_array((np.ones(len(flat), dtype=dtype), cols, indptr), shape=(n, m))
+    return sparse.csr_array((np.ones(len(cols), dtype=dtype), cols, indptr), shape=(n, m))
 
 
 PRODUCT_BLOCK_ELEMENTS = 1 << 23  # one converted row block of X: 32 MB of float32 (fits the L3), few BLAS calls

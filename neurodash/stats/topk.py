@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from neurodash.stats.parallel import run_blocks
 from neurodash.stats.ranks import transpose
@@ -67,22 +68,31 @@ def column_tops(A: np.ndarray, k: int) -> ColumnTops:
     step = max(1, (1 << 18) // G)  # row blocks: the comparison mask stays in cache
     starts = range(0, n, step)
     parts: list = [None] * len(starts)
+    small = np.int32 if step * G < 2**31 else np.int64  # int32 division is ~10x faster (SIMD)
 
     def compare(b0, b1):  # each block's candidates, kept in block order (the same on any thread count)
         for b in range(b0, b1):
             i = starts[b]
-            parts[b] = np.flatnonzero(A[i:i + step] >= cut[None, :]) + i * G
+            blk = A[i:i + step]
+            local = np.flatnonzero(blk >= cut[None, :])
+            rr = local.astype(small) // small(G)
+            gg = local.astype(small) - rr * small(G)
+            # the values while the block is still in cache (a later gather would miss on each)
+            vv = blk.ravel()[local] if blk.flags.c_contiguous else blk[rr, gg]
+            parts[b] = (rr + small(i), gg, vv)
 
     run_blocks(compare, len(starts), A.size, blocks_per_thread=4)
-    flat = np.concatenate(parts)
-    r, g = np.divmod(flat, G)
-    counts = np.bincount(g, minlength=G)
-    # group by column, keeping rows ascending (a stable radix sort on small integer keys)
-    order = np.argsort(g.astype(np.uint16 if G < 2**16 else np.int64), kind="stable")
-    r, g = r[order], g[order]
-    v = A.ravel()[flat[order]] if A.flags.c_contiguous else A[r, g]  # a flat gather is ~10x faster
-    indptr = np.zeros(G + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
+    r_rows = np.bincount(np.concatenate([p[0] for p in parts]), minlength=n)
+    indptr_rows = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(r_rows, out=indptr_rows[1:])
+    # group by column, rows ascending within each: a CSR → CSC conversion is a counting sort in C++
+    # (it carries each candidate's position: any dtype of A, explicit zeros kept)
+    v = np.concatenate([p[2] for p in parts])
+    csc = sparse.csr_array((np.arange(len(v), dtype=np.int64), np.concatenate([p[1] for p in parts]),
+                            indptr_rows), shape=(n, G)).tocsc()
+    indptr, r, v = csc.indptr.astype(np.int64), csc.indices.astype(np.int64), v[csc.data]
+    counts = np.diff(indptr)
+    g = np.repeat(np.arange(G), counts)
     # k-th largest among each column's candidates: a padded (G, max count) partition
     width = int(counts.max())
     pad = np.full((G, width), -np.inf, dtype=np.float64 if A.dtype == np.float64 else np.float32)
