@@ -138,7 +138,9 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
             per_col = max(nb.G, 2048)
     if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column
             and not binary):
-        per_col = nb.n * 3  # several (m, n) int64 temporaries while sorting
+        # weighted: several (m, n) int64 temporaries while sorting; unweighted (ranks.row_ranks):
+        # the transposed values, their ranks and one transposed copy, ≤ 12 bytes an element
+        per_col = nb.n * (1 if nb.W is None else 3)
     return max(1, min(C, _e.CHUNK_ELEMENTS // per_col))
 
 
