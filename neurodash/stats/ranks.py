@@ -226,16 +226,23 @@ def unsort(order: np.ndarray, sorted_vals: np.ndarray) -> np.ndarray:
 
 
 def transpose(A: np.ndarray, dtype=None) -> np.ndarray:
-    """(r, c) -> contiguous (c, r) in `dtype`; row blocks keep the copy cache-friendly (~5x
-    np.ascontiguousarray on a tall array)."""
+    """(r, c) -> contiguous (c, r) in `dtype`, in tiles that keep both sides in cache (~4x
+    np.ascontiguousarray). Tall inputs go in strips of 16 rows (each output row gets 16
+    contiguous elements per tile), wide ones in strips of 32 columns; measured best on both."""
     r, c = A.shape
     out = np.empty((c, r), dtype=dtype or A.dtype)
+    tall = r >= c
+    strip, span = (16, 1024) if tall else (32, 1024)
 
     def block(b0, b1):
-        for i in range(b0 * 256, min(r, b1 * 256), 256):
-            out[:, i:i + 256] = A[i:i + 256].T
+        for s in range(b0 * strip, min(r if tall else c, b1 * strip), strip):
+            for t in range(0, c if tall else r, span):
+                if tall:
+                    out[t:t + span, s:s + strip] = A[s:s + strip, t:t + span].T
+                else:
+                    out[s:s + strip, t:t + span] = A[t:t + span, s:s + strip].T
 
-    run_blocks(block, -(-r // 256), A.size)
+    run_blocks(block, -(-(r if tall else c) // strip), A.size)
     return out
 
 
