@@ -85,12 +85,6 @@ def _shared_wt(nb: Neurons):
     return None if nb.W is None else nb.WT.astype(np.float64)
 
 
-def _reciprocals(n: int) -> np.ndarray:
-    """1/v for v = 0..n in float64 (1/0 = inf, never read): a table for integer counts ≤ n."""
-    with np.errstate(divide="ignore"):
-        return 1.0 / np.arange(n + 1.0)
-
-
 def _rows_transposed(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """M[rows].T as a C-ordered (G, k) array: the rows are gathered whole (read in sequence) and
     transposed in tiles of 32 that stay in L1 (~7x np.ascontiguousarray on small integers)."""
@@ -101,18 +95,19 @@ def _rows_transposed(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _average_precision(V, ws, pos_total, recip=None, presorted=False):
+def _average_precision(V, ws, pos_total, presorted=False):
     """AP from the positives alone. V (q, k): for each of q score columns, the weight at or above
     each of the k positives' scores (ascending V = descending score); ws (k,) or (q, k) the
     positives' weights, or None for unit weights. AP = Σ_i w_i·TP≥(i)/V(i) / pos_total, with TP≥ the positives'
     weight at or above i's score (ties share the group's end). Returns (q,).
-    Unit weights: `recip` = _reciprocals(n) for integer V; `presorted`: V's rows are already
-    sorted ascending (sorted in place by the caller)."""
+    `presorted` (unit weights): V's rows are already sorted ascending (in place by the caller)."""
     if ws is None:
-        # integer counts: a stable sort is a radix sort, the same values faster; the reciprocals
-        # come from a table (the same bits as 1.0 / Vs, without a per-element division)
+        # integer counts: a stable sort is a radix sort, the same values faster
         Vs = V if presorted else np.sort(V, axis=1, kind="stable")
-        inv = 1.0 / Vs if recip is None else recip[Vs]  # V ≥ 1 here: a positive counts itself
+        # V ≥ 1 here (a positive counts itself); widened first, then one SIMD division in place
+        # (the same bits as 1.0 / Vs, ~20x faster than numpy's mixed uint16/float64 loop)
+        inv = Vs.astype(np.float64)
+        np.divide(1.0, inv, out=inv)
         k = Vs.shape[1]
         total = inv @ np.arange(1.0, k + 1.0)  # Σ_t (t + 1) / V_t, as if no two positives tied
         # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare,
@@ -147,7 +142,6 @@ def _auprc(nb, ch):
     FW = nb.FW
     if unit:  # (n, m) counts at or above: a neuron's active rows are then whole rows to gather
         Nge = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X), "at_or_above"))
-        recip = _reciprocals(nb.n)
         out = np.empty((nb.G, Nge.shape[1]))
     else:
         order, below, _ = _ranks.paired_ranks(_ranks.transpose(ch.X), _shared_wt(nb))
@@ -161,7 +155,7 @@ def _auprc(nb, ch):
             if unit:
                 V = _rows_transposed(Nge, rows)
                 V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
-                out[g] = _average_precision(V, None, nb.n_f[g, 0], recip, presorted=True)
+                out[g] = _average_precision(V, None, nb.n_f[g, 0], presorted=True)
             else:
                 out[g] = _average_precision(NgeT[:, rows], FW.data[sl].astype(np.float64), nb.n_f[g, 0])
 
@@ -184,8 +178,6 @@ def _inverse_auprc(nb, ch):
     starts = np.searchsorted(flat, np.arange(m + 1, dtype=np.int64) * nb.n)
     rows_of = flat - np.repeat(np.arange(m, dtype=np.int64) * nb.n, np.diff(starts))
 
-    recip = _reciprocals(nb.n) if WT is None else None
-
     def concepts(j0, j1):
         for j in range(j0, j1):
             rows = rows_of[starts[j]:starts[j + 1]]
@@ -194,7 +186,7 @@ def _inverse_auprc(nb, ch):
             elif WT is None:
                 V = _rows_transposed(Nge, rows)
                 V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
-                out[:, j] = _average_precision(V, None, n_c[:, j], recip, presorted=True)
+                out[:, j] = _average_precision(V, None, n_c[:, j], presorted=True)
             else:
                 out[:, j] = _average_precision(Nge[rows].T, WT[:, rows], n_c[:, j])
 

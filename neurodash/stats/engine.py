@@ -15,6 +15,7 @@ from scipy import sparse
 
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.moments import blocked_product, centring_is_safe, column_sums, labels_csr, sparse_product
+from neurodash.stats.parallel import run_blocks
 from neurodash.stats.topk import column_tops, ordered_top_rows
 
 DEFAULT_ALPHA = 0.01
@@ -50,12 +51,26 @@ def check_acts(acts) -> np.ndarray:
         raise ValueError(f"acts must be numeric, got dtype {A.dtype}")
     if np.issubdtype(A.dtype, np.integer):
         return A
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = np.add.reduce(A, axis=None)  # one pass; NaN/Inf (or an overflow) make it non-finite
-    if not np.isfinite(total) and not np.isfinite(A).all():
+    if not _sums_are_finite(A) and not np.isfinite(A).all():
         bad = int(np.flatnonzero(~np.isfinite(A).all(axis=0))[0])
         raise ValueError(f"acts column {bad} (neuron {bad}) contains NaN or Inf")
     return A
+
+
+def _sums_are_finite(A: np.ndarray) -> bool:
+    """One pass (row blocks on every core): NaN/Inf (or an overflow) make some block's sum
+    non-finite; a finite result proves every value finite."""
+    rows = max(1, (1 << 20) // max(A.shape[1], 1))
+    nblk = -(-A.shape[0] // rows)
+    ok = np.ones(nblk, dtype=bool)
+
+    def blocks(b0, b1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            for b in range(b0, b1):
+                ok[b] = np.isfinite(np.add.reduce(A[b * rows:(b + 1) * rows], axis=None))
+
+    run_blocks(blocks, nblk, A.size)
+    return bool(ok.all())
 
 
 def check_concepts(concepts, n: int) -> np.ndarray:

@@ -106,9 +106,12 @@ def blocked_product(V: np.ndarray, X: np.ndarray, dtype, sums: str | None = None
             Xb = X[r0:r1]
         else:
             Xb = buf[:r1 - r0]
-            # one thread: the buffer is reused, so the writes stay in cache (~0.1 ns an element);
-            # a thread pool per block would cost more than the copy
-            np.copyto(Xb, X[r0:r1], casting="unsafe")
+            # row slices on every core (the BLAS product after it uses them all; a single-threaded
+            # copy would leave one idle); the buffer is reused, so its pages are never fresh
+            def convert(a, b, Xb=Xb, r0=r0):
+                np.copyto(Xb[a:b], X[r0 + a:r0 + b], casting="unsafe")
+
+            run_blocks(convert, r1 - r0, (r1 - r0) * m)
         Vb = V[r0:r1]
         if G <= 128:  # OpenBLAS is several times faster on (Xᵀ V)ᵀ with few columns in V
             np.matmul(Xb.T, Vb, out=tmp.T)
