@@ -8,6 +8,7 @@ everything single-threaded again.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -60,8 +61,40 @@ def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_
             _INSIDE.active = False
 
     pool = _pool(workers)
-    for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
-        f.result()
+    with _blas_on_one_thread():
+        for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
+            f.result()
+
+
+_HUSHED = {"count": 0, "saved": []}  # run_blocks calls in progress, the BLAS limits they replaced
+_HUSHED_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _blas_on_one_thread():
+    """While blocks run on every core, a BLAS call inside one of them (a small matrix-vector
+    product) runs on its own thread: a multi-threaded call would wake the BLAS's own threads,
+    which then spin-wait for more work on the cores the blocks need. The first of overlapping
+    runs (several callers in one process) lowers the limit, the last restores it."""
+    with _HUSHED_LOCK:
+        if _HUSHED["count"] == 0:
+            try:
+                ctl = _blas_controllers()
+                _HUSHED["saved"] = [(c, c.num_threads) for c in ctl]
+                for c, _ in _HUSHED["saved"]:
+                    c.set_num_threads(1)
+            except Exception:  # threadpoolctl missing or confused: leave the BLAS as it is
+                _HUSHED["saved"] = []
+        _HUSHED["count"] += 1
+    try:
+        yield
+    finally:
+        with _HUSHED_LOCK:
+            _HUSHED["count"] -= 1
+            if _HUSHED["count"] == 0:
+                for c, n in _HUSHED["saved"]:
+                    c.set_num_threads(n)
+                _HUSHED["saved"] = []
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
