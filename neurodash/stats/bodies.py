@@ -159,7 +159,7 @@ def _auprc(nb, ch):
             else:
                 out[g] = _average_precision(NgeT[:, rows], FW.data[sl].astype(np.float64), nb.n_f[g, 0])
 
-    run_blocks(neurons, nb.G, FW.nnz * out.shape[1], blocks_per_thread=4)
+    run_blocks(neurons, nb.G, FW.nnz * out.shape[1], blocks_per_thread=4, blas_inside=True)
     return out
 
 
@@ -190,7 +190,7 @@ def _inverse_auprc(nb, ch):
             else:
                 out[:, j] = _average_precision(Nge[rows].T, WT[:, rows], n_c[:, j])
 
-    run_blocks(concepts, m, nb.G * len(flat), blocks_per_thread=4)
+    run_blocks(concepts, m, nb.G * len(flat), blocks_per_thread=4, blas_inside=True)
     return out
 
 

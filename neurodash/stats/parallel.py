@@ -42,9 +42,13 @@ def threads() -> int:
     return max(1, min(int(n), cores))
 
 
-def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_per_thread: int = 1) -> None:
+def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_per_thread: int = 1,
+               blas_inside: bool = False) -> None:
     """Call fn(start, stop) over [0, total) in contiguous blocks, in parallel when `work` (elements
-    touched) is large enough to pay for it. `fn` writes its own disjoint output slices."""
+    touched) is large enough to pay for it. `fn` writes its own disjoint output slices.
+    `blas_inside`: fn calls the BLAS (small products per item); it then runs on one BLAS thread
+    while the blocks run (see _blas_on_one_thread). Off by default: lowering and restoring the
+    limit makes the next multi-threaded BLAS call wake its threads (~ms on a busy machine)."""
     nested = getattr(_INSIDE, "active", False)  # already one block of an outer run: the cores are busy
     workers = threads() if work >= MIN_PARALLEL_WORK and total > 1 and not nested else 1
     if workers == 1:
@@ -61,7 +65,7 @@ def run_blocks(fn: Callable[[int, int], None], total: int, work: int, *, blocks_
             _INSIDE.active = False
 
     pool = _pool(workers)
-    with _blas_on_one_thread():
+    with _blas_on_one_thread() if blas_inside else contextlib.nullcontext():
         for f in [pool.submit(worker, a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]:
             f.result()
 

@@ -59,3 +59,36 @@ def test_nested_runs_are_serial_inside_a_block(monkeypatch):
     assert sorted(inner_calls) == [(0, 10)] * 4
     parallel.run_blocks(lambda c, d: inner_calls.append((c, d)), 10, work=10**9)  # outside: split again
     assert len(inner_calls) == 6
+
+
+def test_blas_runs_on_one_thread_inside_blocks_and_the_limit_comes_back(monkeypatch):
+    """blas_inside=True: while the blocks run the BLAS limit is 1 (its own threads would spin on
+    the blocks' cores); overlapping runs from two callers restore the limit when the last ends."""
+    import threading
+    from threadpoolctl import threadpool_info
+    np.ones((64, 64)) @ np.ones((64, 64))  # the BLAS is loaded
+
+    def blas_limit():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    before = blas_limit()
+    seen, started, release = [], threading.Semaphore(0), threading.Event()
+
+    def slow(a, b):  # holds its run open while a second caller's run starts and ends
+        started.release()
+        release.wait(timeout=10)
+        seen.append(blas_limit())
+
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    other = threading.Thread(target=lambda: parallel.run_blocks(slow, 2, work=10**9, blas_inside=True))
+    other.start()
+    assert started.acquire(timeout=10) and started.acquire(timeout=10)
+    monkeypatch.setattr(parallel, "threads", lambda: 3)  # another pool: the first one is busy
+    parallel.run_blocks(lambda a, b: seen.append(blas_limit()), 3, work=10**9, blas_inside=True)
+    assert blas_limit() == 1  # the first run is still open
+    release.set()
+    other.join(timeout=10)
+    assert seen and set(seen) == {1}
+    assert blas_limit() == before
+    parallel.run_blocks(lambda a, b: seen.append(blas_limit()), 3, work=10**9)  # default: left alone
+    assert seen[-1] == before
