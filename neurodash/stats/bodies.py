@@ -85,6 +85,13 @@ def _shared_wt(nb: Neurons):
     return None if nb.W is None else nb.WT.astype(np.float64)
 
 
+def _count_sort_kind(V: np.ndarray) -> str:
+    """numpy's fastest sort of integer counts: "stable" is a radix sort for 16-bit integers (~1.4x
+    its SIMD quicksort), but a merge sort for wider ones (then the default is faster). Integers
+    sort to the same values either way."""
+    return "stable" if V.dtype.itemsize <= 2 else "quicksort"
+
+
 def _rows_transposed(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """M[rows].T as a C-ordered (G, k) array: the rows are gathered whole (read in sequence) and
     transposed in tiles of 32 that stay in L1 (~7x np.ascontiguousarray on small integers)."""
@@ -102,8 +109,8 @@ def _average_precision(V, ws, pos_total, presorted=False):
     weight at or above i's score (ties share the group's end). Returns (q,).
     `presorted` (unit weights): V's rows are already sorted ascending (in place by the caller)."""
     if ws is None:
-        # integer counts: a stable sort is a radix sort, the same values faster
-        Vs = V if presorted else np.sort(V, axis=1, kind="stable")
+        # integer counts: a radix sort for 16-bit ones (_count_sort_kind), the same values faster
+        Vs = V if presorted else np.sort(V, axis=1, kind=_count_sort_kind(V))
         # V ≥ 1 here (a positive counts itself); widened first, then one SIMD division in place
         # (the same bits as 1.0 / Vs, ~20x faster than numpy's mixed uint16/float64 loop)
         inv = Vs.astype(np.float64)
@@ -154,7 +161,7 @@ def _auprc(nb, ch):
             rows = FW.indices[sl]
             if unit:
                 V = _rows_transposed(Nge, rows)
-                V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
+                V.sort(axis=1, kind=_count_sort_kind(V))  # in place
                 out[g] = _average_precision(V, None, nb.n_f[g, 0], presorted=True)
             else:
                 out[g] = _average_precision(NgeT[:, rows], FW.data[sl].astype(np.float64), nb.n_f[g, 0])
@@ -185,7 +192,7 @@ def _inverse_auprc(nb, ch):
                 out[:, j] = np.nan
             elif WT is None:
                 V = _rows_transposed(Nge, rows)
-                V.sort(axis=1, kind="stable")  # in place; a radix sort of small integers
+                V.sort(axis=1, kind=_count_sort_kind(V))  # in place
                 out[:, j] = _average_precision(V, None, n_c[:, j], presorted=True)
             else:
                 out[:, j] = _average_precision(Nge[rows].T, WT[:, rows], n_c[:, j])
