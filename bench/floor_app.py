@@ -5,13 +5,13 @@ A sidebar number input (the unit, seeded from ?neuron= and mirrored back to the 
 content, deep-link open and "+" switch, timed exactly like the dashboard's, are what the dashboard
 cannot beat without changing what the page shows. With ?fragment=1 the number input and everything
 it drives are one st.fragment in the main area: the "+" then reruns only that fragment, the floor of
-a fragment-based neuron switch.
+a fragment-based neuron switch. ?charts=plotly draws the two charts with Plotly instead of Vega-Lite
+(the dashboard's Neuron page draws Vega-Lite: Plotly's 4.7 MB bundle is a second of a cold open).
 """
 
 import io
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
@@ -43,7 +43,15 @@ def unit(where) -> None:
         cols[i % 8].image(tile, caption=f"#{i}", width="stretch", output_format="JPEG")
     rng = np.random.default_rng(j)
     for name in ("hist", "concepts"):
-        st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
+        if st.query_params.get("charts") == "plotly":
+            import plotly.graph_objects as go
+
+            st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
+        else:
+            st.vega_lite_chart({"data": {"values": [{"x": i, "y": float(v)} for i, v in enumerate(rng.random(20))]},
+                                "mark": "bar", "encoding": {"x": {"field": "x", "type": "ordinal"},
+                                                            "y": {"field": "y", "type": "quantitative"}}},
+                               key=name)
 
 
 if st.query_params.get("fragment"):

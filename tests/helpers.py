@@ -32,6 +32,25 @@ def shown(markdown_body) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_body))
 
 
+def vega_charts(at) -> list[dict]:
+    """The Vega-Lite specs an AppTest run drew (the Neuron page's charts), parsed."""
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def chart_title(spec: dict) -> str:
+    title = spec.get("title", "")
+    return title["text"] if isinstance(title, dict) else title
+
+
+def concept_panels(spec: dict) -> dict[str, list[dict]]:
+    """The concept-score chart's panels: {panel title (metric and band kind): the bars' rows}."""
+    if "hconcat" in spec:
+        return {p["title"]: p["layer"][0]["data"]["values"] for p in spec["hconcat"]}
+    return {spec["title"]["subtitle"]: spec["layer"][0]["data"]["values"]}
+
+
 def app_test():
     from streamlit.testing.v1 import AppTest
 

@@ -65,13 +65,14 @@ if st.toggle("show quantile bins below the top", value=False, key="neuron_bins")
 
 # ---- histogram and concepts -------------------------------------------------------------------------
 with ui.guard("Cannot draw the histogram"):
-    st.plotly_chart(ui.histogram_figure(ws, card, ctx.metric), key="neuron_hist")
+    st.vega_lite_chart(ui.histogram_figure(ws, card, ctx.metric), width="stretch", key="neuron_hist")
 rows = ui.reports.concept_rows(card)
 st.subheader("Top concepts and their bands")
 others = [m for m in card.concepts if m != ctx.metric]
 extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
 shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
-st.plotly_chart(ui.concept_figure(ws, card, shown), key="neuron_concepts")
+st.vega_lite_chart(ui.concept_figure(ws, card, shown), width="stretch" if len(shown) == 1 else "content",
+                   key="neuron_concepts")
 # lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
 cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
                     key="neuron_cor32_open", on_change="rerun")

@@ -1,4 +1,5 @@
-"""Plotly figures for the pages. Input is plain data from neurodash.reports; no statistics here."""
+"""Plotly figures of the Layer, Planner and Coverage pages. Input is plain data from neurodash.reports; no
+statistics here. The Neuron page draws Vega-Lite instead (neurodash.ui.vega: a shared link opens it cold)."""
 
 from __future__ import annotations
 
@@ -6,80 +7,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from neurodash.ui.colors import SET_COLOR, TRUE_COLOR
+
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, template="plotly_white")
-SET_COLOR = "#d62728"  # prediction-set members, chosen concept
-OTHER_COLOR = "#9aa5b1"
-TRUE_COLOR = "#2ca02c"
 
 
 def plot_text(values) -> list[str]:
     """User text (concept names) for Plotly labels: Plotly reads a subset of HTML in text (<a href>,
     <b>, <br>, ...), so & < > become entities, which Plotly shows as the characters themselves."""
     return [str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for v in values]
-
-
-def activation_histogram(hist: dict, title: str = "Activation histogram") -> go.Figure:
-    """Bars of the activation histogram with vertical lines at the named thresholds (in the legend).
-
-    hist: {"edges": [...], "counts": [...], "thresholds": {label: value}}.
-    """
-    edges, counts = hist["edges"], hist["counts"]
-    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
-    fig = go.Figure(go.Bar(x=centers, y=counts, width=widths, marker_color=OTHER_COLOR, name="images",
-                           showlegend=False))
-    top = max(max(counts, default=1), 1) * 1.5
-    styles = [(SET_COLOR, "dash"), ("#1f77b4", "dot"), ("#ff7f0e", "dashdot")]
-    for i, (label, value) in enumerate(hist.get("thresholds", {}).items()):
-        color, dash = styles[i % len(styles)]
-        fig.add_trace(go.Scatter(x=[value, value], y=[0.7, top], mode="lines", name=f"{label}: {value:.3g}",
-                                 line=dict(color=color, dash=dash, width=2)))
-    fig.update_layout(title=title, xaxis_title="activation", yaxis_title="images",
-                      yaxis=dict(type="log", dtick=1), bargap=0,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
-                      **{**_LAYOUT, "height": 300, "margin": dict(l=10, r=10, t=70, b=10)})
-    return fig
-
-
-def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -> go.Figure:
-    """One panel per metric: the top concepts' scores with their interval [lo, hi] as error bars.
-
-    rows columns: metric, concept, score, lo, hi, band_kind (the legend says which kind of band).
-    """
-    metrics = list(dict.fromkeys(rows["metric"]))
-    fig = make_subplots(rows=1, cols=max(len(metrics), 1), subplot_titles=[
-        f"{m}<br><sub>{', '.join(sorted(set(rows.loc[rows.metric == m, 'band_kind'])))}</sub>" for m in metrics])
-    for i, metric in enumerate(metrics, start=1):
-        sub = rows[rows["metric"] == metric]
-        plus = (sub["hi"] - sub["score"]).clip(lower=0).fillna(0).tolist()
-        minus = (sub["score"] - sub["lo"]).clip(lower=0).fillna(0).tolist()
-        colors = [SET_COLOR] + [OTHER_COLOR] * (len(sub) - 1)
-        fig.add_trace(go.Bar(x=plot_text(sub["concept"]), y=sub["score"], marker_color=colors, name=metric, showlegend=False,
-                             error_y=dict(type="data", array=plus, arrayminus=minus, visible=True),
-                             hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>"), row=1, col=i)
-    fig.update_layout(title=title, **{**_LAYOUT, "height": 380, "margin": dict(l=10, r=10, t=80, b=10)})
-    fig.update_annotations(font_size=12)
-    return fig
-
-
-def be_histogram(counts: pd.DataFrame, title: str) -> go.Figure:
-    """Bootstrap winner counts per concept, most wins on top; prediction-set members in red, the
-    ground-truth concept outlined in green; each bar labelled with its share of the resamples.
-
-    counts columns: concept, count, in_set (bool), is_true (bool).
-    """
-    counts = counts.sort_values("count", ascending=True, kind="stable")
-    total = max(int(counts["count"].sum()), 1)
-    colors = [SET_COLOR if s else OTHER_COLOR for s in counts["in_set"]]
-    lines = [3 if t else 0 for t in counts["is_true"]]
-    fig = go.Figure(go.Bar(y=plot_text(counts["concept"]), x=counts["count"], orientation="h", marker_color=colors,
-                           marker_line_color=TRUE_COLOR, marker_line_width=lines,
-                           text=[f"{c} ({c / total:.0%})" for c in counts["count"]], textposition="outside",
-                           cliponaxis=False, hovertemplate="%{y}: %{x} wins<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="bootstrap wins", yaxis_title=None, showlegend=False,
-                      xaxis_range=[0, counts["count"].max() * 1.25 + 1],
-                      **{**_LAYOUT, "height": max(220, 34 * len(counts) + 90)})
-    return fig
 
 
 def layer_scatter(df: pd.DataFrame, x: str, y: str, color: str | None, title: str) -> go.Figure:

@@ -154,14 +154,14 @@ def histogram(ws: Workspace, card, metric: str):
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _histogram_figure(key: str, neuron: int, metrics: tuple, delta: float, alpha: float, _ws: Workspace, _card):
-    from neurodash.ui import charts
+    from neurodash.ui import vega
 
-    return charts.activation_histogram(_histogram(key, neuron, alpha, _ws, _card))
+    return vega.activation_histogram(_histogram(key, neuron, alpha, _ws, _card))
 
 
-def histogram_figure(ws: Workspace, card, metric: str):
-    """The Neuron page's histogram figure, built once per (neuron, α): Plotly's figure building costs
-    more than the data (~50 ms a run)."""
+def histogram_figure(ws: Workspace, card, metric: str) -> dict:
+    """The Neuron page's histogram (a Vega-Lite spec), built once per (neuron, α). Specs are shared
+    between sessions: never mutate one."""
     alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
     return _histogram_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), float(alpha),
                              ws, card)
@@ -169,16 +169,16 @@ def histogram_figure(ws: Workspace, card, metric: str):
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, top: int, shown: tuple, _card):
-    from neurodash.ui import charts
+    from neurodash.ui import vega
 
     rows = reports.concept_rows(_card)
-    return charts.concept_scores(rows[rows["metric"].isin(list(shown))])
+    return vega.concept_scores(rows[rows["metric"].isin(list(shown))])
 
 
-def concept_figure(ws: Workspace, card, shown):
-    """The card's concept-score panels for the `shown` metrics, built once (Plotly's figure building
-    costs more than the data). Keyed like the card (its metrics, δ and number of top concepts) and
-    the panels shown; figures are shared between sessions: never mutate one."""
+def concept_figure(ws: Workspace, card, shown) -> dict:
+    """The card's concept-score panels for the `shown` metrics (a Vega-Lite spec), built once. Keyed
+    like the card (its metrics, δ and number of top concepts) and the panels shown; specs are shared
+    between sessions: never mutate one."""
     top = max((len(v) for v in card.concepts.values()), default=0)
     return _concept_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), top, tuple(shown),
                            card)

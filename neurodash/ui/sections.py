@@ -7,7 +7,7 @@ import streamlit as st
 from neurodash import analysis, reports, triage
 from neurodash.sieve.renders import DEFAULT_M
 from neurodash.stats import metrics as _metrics
-from neurodash.ui import charts, loaders
+from neurodash.ui import loaders, vega
 from neurodash.ui.widgets import guard
 
 DELTA = 0.05
@@ -69,9 +69,9 @@ def be_section(ctx, s: dict | None) -> None:
         return
     p = s["params"]
     left, right = st.columns([3, 2])
-    left.plotly_chart(charts.be_histogram(
+    left.vega_lite_chart(vega.be_histogram(
         s["bars"], f"BE winners ({p['metric']}, K={p['K']}, seed={p['seed']}); red = prediction set"),
-        key="be_chart")
+        width="stretch", key="be_chart")
     with right:
         a, b, c = st.columns(3)
         a.metric("stability", f"{s['stability']:.2f}", help="share of resamples won by the most frequent concept")

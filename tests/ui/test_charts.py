@@ -16,15 +16,6 @@ def test_planner_marks_the_current_probe_size_in_data_coordinates():
     assert len(dashes) == 2  # coinciding curves stay distinguishable
 
 
-def test_be_histogram_labels_shares_and_sorts():
-    counts = pd.DataFrame({"concept": ["a", "b", "c"], "count": [90, 10, 0], "in_set": [True, False, False],
-                           "is_true": [False, True, False]})
-    fig = charts.be_histogram(counts, "t")
-    bar = fig.data[0]
-    assert list(bar.y) == ["c", "b", "a"] and bar.orientation == "h"  # most wins on top
-    assert list(bar.text) == ["0 (0%)", "10 (10%)", "90 (90%)"]
-
-
 def test_coverage_by_set_size():
     summary = pd.DataFrame({"what": ["observed", "claimed"], "value": [0.5, 0.0]})
     be = pd.DataFrame({"neuron": [0, 1, 2, 3], "be_set_size": [1, 1, 3, 3], "gt_in_set": [True, False, True, True]})

@@ -38,8 +38,24 @@ def test_plotly_labels_of_concepts_are_text():
 
     from neurodash.ui import charts
     evil = '<a href="http://evil.example">fix</a>'
-    rows = pd.DataFrame({"metric": ["iou"], "concept": [evil], "score": [0.5], "lo": [0.4], "hi": [0.6],
-                         "band_kind": ["table1"]})
-    fig = charts.concept_scores(rows)
-    assert list(fig.data[0].x) == ['&lt;a href="http://evil.example"&gt;fix&lt;/a&gt;']
+    df = pd.DataFrame({"neuron": [0], "best_concept": [evil], "x": [0.5], "y": [0.4]})
+    fig = charts.layer_scatter(df, "x", "y", None, "t")
+    assert list(fig.data[0].text) == ['&lt;a href="http://evil.example"&gt;fix&lt;/a&gt;']
     assert "<a" not in fig.to_json()
+
+
+def test_vega_labels_of_concepts_are_data_not_markup():
+    """Vega-Lite draws data values as text (canvas) and its tooltips escape HTML: the name is carried as
+    it is, as a data value only, never in a title or a format string."""
+    import json
+
+    import pandas as pd
+
+    from neurodash.ui import vega
+    evil = '<a href="http://evil.example">fix</a>'
+    rows = pd.DataFrame({"metric": ["iou", "iou"], "concept": [evil, "plain"], "score": [0.5, 0.1], "lo": [0.4, 0.0],
+                         "hi": [0.6, 0.2], "band_kind": ["Table 1 bound"] * 2})
+    spec = vega.concept_scores(rows)
+    assert [v["concept"] for v in spec["layer"][0]["data"]["values"]] == [evil, "plain"]
+    no_data = {k: v for k, v in spec.items() if k != "layer"}
+    assert "evil" not in json.dumps(no_data)  # titles and subtitles name the metric, never a concept

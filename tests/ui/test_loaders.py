@@ -1,4 +1,4 @@
-"""neurodash.ui.loaders: the Neuron page's figures are built once, neighbours are prefetched into the caches."""
+"""neurodash.ui.loaders: the Neuron page's charts (Vega-Lite specs) are built once, neighbours are prefetched into the caches."""
 
 import dataclasses
 
@@ -24,7 +24,7 @@ def test_figures_are_built_once_per_card_and_shown_metrics(small_ws):
     assert loaders.histogram_figure(ws, card, metric) is loaders.histogram_figure(ws, card, metric)
     fig = loaders.concept_figure(ws, card, [metric])
     assert fig is loaders.concept_figure(ws, card, [metric])
-    assert len(fig.data) == 1 and list(fig.data[0].y) == [c.score for c in card.concepts[metric]]
+    assert [v["score"] for v in fig["layer"][0]["data"]["values"]] == [c.score for c in card.concepts[metric]]
 
 
 def test_prefetch_warms_the_neighbours_caches(small_ws, monkeypatch):

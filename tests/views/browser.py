@@ -97,9 +97,14 @@ IMAGES_LOADED_JS = """(n) => {
   return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0);
 }"""
 
+# Plotly charts (other pages) and Vega-Lite charts (the Neuron page), each once it has drawn its marks.
 CHARTS_DRAWN_JS = """(n) => {
-  const charts = Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]'));
-  return charts.length >= n && charts.every(c => c.querySelector('.main-svg g.trace') !== null);
+  const main = '[data-testid="stMain"] ';
+  const plotly = Array.from(document.querySelectorAll(main + '[data-testid="stPlotlyChart"]'));
+  const vega = Array.from(document.querySelectorAll(main + '[data-testid="stVegaLiteChart"]'));
+  const drawn = plotly.every(c => c.querySelector('.main-svg g.trace') !== null)
+    && vega.every(c => { const m = c.querySelector('canvas, svg.marks'); return m !== null && m.clientWidth > 0; });
+  return plotly.length + vega.length >= n && drawn;
 }"""
 
 

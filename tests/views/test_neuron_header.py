@@ -1,10 +1,8 @@
 """The Neuron page header (the explanation at one glance), the sidebar metric driving the page,
 previous/next, and severity-ranked flags in the Triage queue (AppTest)."""
 
-import json
-
 from neurodash import analysis
-from tests.helpers import app_test, frame, open_page, run_query
+from tests.helpers import app_test, chart_title, concept_panels, frame, open_page, run_query, vega_charts
 
 
 def _metric(at, label: str):
@@ -50,13 +48,12 @@ def test_the_sidebar_metric_drives_chart_header_and_be(ready_home):
     at.selectbox(key="nd_metric").set_value("recall").run()
     assert not at.exception, at.exception
     assert _metric(at, "explanation (recall)")
-    concepts = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                    if "Top concepts" in json.loads(c.proto.spec)["layout"]["title"]["text"])
-    assert [t["name"] for t in concepts["data"]] == ["recall"]
+    concepts = next(c for c in vega_charts(at) if "Top concepts" in chart_title(c))
+    assert [title.split(" ")[0] for title in concept_panels(concepts)] == ["recall"]
     at.number_input(key="be_K").set_value(20)
     next(b for b in at.get("button") if getattr(b, "label", "") == "Run BE (recall)").click().run()
     assert not at.exception, at.exception
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    titles = [chart_title(c) for c in vega_charts(at)]
     assert any("BE winners (recall, K=20" in t for t in titles), titles
     assert _metric(at, "BE stability").value.startswith("stability")
     assert at.query_params["metric"] == "recall"

@@ -5,7 +5,7 @@ import os
 
 
 from neurodash import analysis
-from tests.helpers import app_test, frame, run_query, shown
+from tests.helpers import app_test, chart_title, concept_panels, frame, run_query, shown, vega_charts
 
 
 def _texts(elements) -> list[str]:
@@ -38,12 +38,17 @@ def test_neuron_default_render(ready_home):
     at = run_query(app_test())
     assert _headers(at)[0].startswith("Neuron 0 · block4")
     assert len(at.get("image")) >= 12  # the top images (default k = 12), plus the quantile bins
-    charts = _charts(at)
-    titles = [c["layout"]["title"]["text"] for c in charts]
+    assert not at.get("plotly_chart")  # a shared link's page needs no Plotly bundle
+    charts = vega_charts(at)
+    titles = [chart_title(c) for c in charts]
     assert any("Activation histogram" in t for t in titles) and any("Top concepts" in t for t in titles)
-    hist = next(c for c in charts if "Activation histogram" in c["layout"]["title"]["text"])
-    marked = [t.get("name", "") for t in hist["data"]]
-    assert any("binarized" in t for t in marked) and any("top 1%" in t for t in marked)
+    hist = next(c for c in charts if "Activation histogram" in chart_title(c))
+    bars, rules = (layer["data"]["values"] for layer in hist["layer"])
+    assert sum(b["count"] for b in bars) == 400  # every probe image (conftest's probe size) in a bar
+    marked = [r["threshold"] for r in rules]
+    assert len(marked) == 1 and "binarized" in marked[0] and "top 1%" in marked[0]  # one threshold line
+    panels = concept_panels(next(c for c in charts if "Top concepts" in chart_title(c)))
+    assert list(panels) == ["iou (Table 1 bound)"] and len(panels["iou (Table 1 bound)"]) >= 3
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
     assert not any("reading" in d.value.columns for d in at.dataframe)  # the Cor. 3.2 expander is lazy
     at.session_state["neuron_cor32_open"] = True  # the user opens it
@@ -99,14 +104,16 @@ def test_neuron_be_run(ready_home):
     assert submit, "no Run BE button"
     submit[0].click().run()
     assert not at.exception, at.exception
-    titles = [c["layout"]["title"]["text"] for c in _charts(at)]
+    titles = [chart_title(c) for c in vega_charts(at)]
     assert any("BE winners (iou, K=20" in t for t in titles), titles
+    be_chart = next(c for c in vega_charts(at) if "BE winners" in chart_title(c))
+    assert sum(v["count"] for v in be_chart["layer"][0]["data"]["values"]) == 20  # every resample's winner
     assert "Prediction set:" in _texts(at.caption)
     assert "Thm 4.1 coverage" in [m.label for m in at.metric]
     assert next(m.value for m in at.metric if m.label == "BE stability").startswith("stability")  # in the header
     # the settings stay: the next neuron shows its BE at once
     at.number_input(key="nd_neuron").set_value(3).run()
-    assert any("BE winners (iou, K=20" in c["layout"]["title"]["text"] for c in _charts(at))
+    assert any("BE winners (iou, K=20" in chart_title(c) for c in vega_charts(at))
 
 
 def test_page_alias_in_query(ready_home):
