@@ -1,101 +1,116 @@
 """Neuron: the explanation at one glance (concept, score and band, BE, SIEVE verdict, triage and flags),
-then top images, histogram, concept scores, BE and the workspace's sanity checks."""
+then top images, histogram, concept scores, BE and the workspace's sanity checks.
+
+The page is one st.fragment with its own neuron picker (number, previous / next, link): a switch of
+unit, like every control of the page, reruns this fragment only, not the sidebar and the app script
+(the sidebar's metric or workspace still rerun everything). Its charts are Vega-Lite, not Plotly: a
+shared link opens this page cold, and Plotly's bundle would be a second of that.
+"""
 
 import streamlit as st
 
 from neurodash import ui
 
-ctx = ui.current()
-ws, j = ctx.ws, ctx.neuron
-C = len(ws.concept_names)
+ui.current()  # stops here, with a message, when the sidebar has no workspace open
 
-with ui.guard(f"Cannot show neuron {j}", stop=True):
-    card = ui.neuron_card(ws, j, ui.page_metrics(ws, ctx.metric), delta=ui.DELTA)
 
-be = None
-with ui.guard("The bootstrap ensemble failed"):
-    be = ui.neuron_be(ctx, card)
-flags = None
-with ui.guard("Cannot compute the automatic flags"):
-    _evidence, table = ui.auto_flags(ctx, unit_be=be)
-    flags = ui.reports.unit_flags(table, j)
-note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are not
-head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
+@st.fragment
+def neuron_page() -> None:
+    title = st.empty()  # the header names the unit the picker below chooses
+    ctx = ui.neuron_page_picker()
+    ws, j = ctx.ws, ctx.neuron
+    C = len(ws.concept_names)
 
-# ---- header: the explanation at one glance ----------------------------------------------------------
-st.header(f"Neuron {j} · {ui.literal(ws.layer)}")
-c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
-c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
-          ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")
-c2.metric("BE stability", head["be_text"], ui.literal(head["be_detail"]), delta_color="off", delta_arrow="off")
-c3.metric("SIEVE verdict", head["verdict_text"], ui.literal(head["verdict_detail"]), delta_color="off",
-          delta_arrow="off")
-c4.metric("triage status", ui.literal(head["triage_text"]), ui.literal(head["triage_detail"]), delta_color="off",
-          delta_arrow="off")
-c5.metric("flag severity", head["severity_text"].split(" · ")[0],
-          (head["severity_text"].split(" · ", 1)[1] if " · " in head["severity_text"] else None),
-          delta_color="off", delta_arrow="off",
-          help="Sum over raised automatic flags of weight × strength (Triage page); flags need BE / AR for "
-               "their full evidence.")
-if head["reasons"]:  # each reason names its flag; text, not a table: the first view then needs no grid JS
-    st.markdown("**automatic flags**  \n" + "  \n".join(f"• {ui.literal(r)}" for r in head["reasons"]))
-ui.workspace_warnings(ctx)
-d1, d2, d3 = st.columns(3)
-d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({'selective' if card.selective else 'not selective'}, β = 10)")
-d2.caption(f"top-1% activation {card.top1_threshold:.3g}")
-if card.ground_truth is not None:
-    gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
-    d3.caption(f"ground truth ({gt_label} {card.ground_truth.score:.3f}):")
-    d3.text(card.ground_truth.concept)
+    with ui.guard(f"Cannot show neuron {j}", stop=True):
+        card = ui.neuron_card(ws, j, ui.page_metrics(ws, ctx.metric), delta=ui.DELTA)
 
-# ---- images ---------------------------------------------------------------------------------------
-st.subheader("Top images")
-g1, g2 = st.columns([3, 1])
-k = g1.slider("how many", 4, ui.TOP_K, 12, step=1, key="neuron_k")
-heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
-with ui.guard("Cannot load the top images"):
-    ids, acts, _maps, _images = ui.top_images(ws, j, k)
-    ui.image_grid(ui.top_tiles(ws, j, k, heat=heat, size=256), [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)],
-                  columns=min(k, 8), key="top")
-if st.toggle("show quantile bins below the top", value=False, key="neuron_bins"):
-    with ui.guard("Cannot load the quantile bins"):
-        for b in ui.quantile_bins(ws, j):
-            st.caption(b["label"])
-            ui.image_grid(b["images"], [f"#{i} · {a:.2f}" for i, a in zip(b["ids"], b["acts"])], columns=10, size=96)
+    be = None
+    with ui.guard("The bootstrap ensemble failed"):
+        be = ui.neuron_be(ctx, card)
+    flags = None
+    with ui.guard("Cannot compute the automatic flags"):
+        _evidence, table = ui.auto_flags(ctx, unit_be=be)
+        flags = ui.reports.unit_flags(table, j)
+    note = ui.annotation(ws, j)  # read fresh: the card is cached, triage edits are not
+    head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
 
-# ---- histogram and concepts -------------------------------------------------------------------------
-with ui.guard("Cannot draw the histogram"):
-    st.vega_lite_chart(ui.histogram_figure(ws, card, ctx.metric), width="stretch", key="neuron_hist")
-rows = ui.reports.concept_rows(card)
-st.subheader("Top concepts and their bands")
-others = [m for m in card.concepts if m != ctx.metric]
-extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
-shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
-st.vega_lite_chart(ui.concept_figure(ws, card, shown), width="stretch" if len(shown) == 1 else "content",
-                   key="neuron_concepts")
-# lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
-cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
-                    key="neuron_cor32_open", on_change="rerun")
-if cor32.open:
-    with cor32:
-        reading = ui.reports.cor32_table(card, C)
-        st.caption(reading.attrs["statement"])
-        st.dataframe(reading, hide_index=True, key="neuron_cor32", column_config={
-            c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
-        st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
-                   "interval, labelled as such. Every concept row:")
-        st.dataframe(rows, hide_index=True, key="neuron_concept_table", column_config={
-            c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
-        ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
+    # ---- header: the explanation at one glance ----------------------------------------------------------
+    title.header(f"Neuron {j} · {ui.literal(ws.layer)}")
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
+    c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
+              ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")
+    c2.metric("BE stability", head["be_text"], ui.literal(head["be_detail"]), delta_color="off", delta_arrow="off")
+    c3.metric("SIEVE verdict", head["verdict_text"], ui.literal(head["verdict_detail"]), delta_color="off",
+              delta_arrow="off")
+    c4.metric("triage status", ui.literal(head["triage_text"]), ui.literal(head["triage_detail"]), delta_color="off",
+              delta_arrow="off")
+    c5.metric("flag severity", head["severity_text"].split(" · ")[0],
+              (head["severity_text"].split(" · ", 1)[1] if " · " in head["severity_text"] else None),
+              delta_color="off", delta_arrow="off",
+              help="Sum over raised automatic flags of weight × strength (Triage page); flags need BE / AR for "
+                   "their full evidence.")
+    if head["reasons"]:  # each reason names its flag; text, not a table: the first view then needs no grid JS
+        st.markdown("**automatic flags**  \n" + "  \n".join(f"• {ui.literal(r)}" for r in head["reasons"]))
+    ui.workspace_warnings(ctx)
+    d1, d2, d3 = st.columns(3)
+    d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({'selective' if card.selective else 'not selective'}, β = 10)")
+    d2.caption(f"top-1% activation {card.top1_threshold:.3g}")
+    if card.ground_truth is not None:
+        gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
+        d3.caption(f"ground truth ({gt_label} {card.ground_truth.score:.3f}):")
+        d3.text(card.ground_truth.concept)
 
-# ---- bootstrap ensemble -------------------------------------------------------------------------------
-st.subheader(f"Bootstrap ensemble (BE, {ctx.metric})")
-ui.be_section(ctx, be)
+    # ---- images ---------------------------------------------------------------------------------------
+    st.subheader("Top images")
+    g1, g2 = st.columns([3, 1])
+    k = g1.slider("how many", 4, ui.TOP_K, 12, step=1, key="neuron_k")
+    heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
+    with ui.guard("Cannot load the top images"):
+        ids, acts, _maps, _images = ui.top_images(ws, j, k)
+        ui.image_grid(ui.top_tiles(ws, j, k, heat=heat, size=256), [f"#{i} · {a:.2f}" for i, a in zip(ids, acts)],
+                      columns=min(k, 8), key="top")
+    if st.toggle("show quantile bins below the top", value=False, key="neuron_bins"):
+        with ui.guard("Cannot load the quantile bins"):
+            for b in ui.quantile_bins(ws, j):
+                st.caption(b["label"])
+                ui.image_grid(b["images"], [f"#{i} · {a:.2f}" for i, a in zip(b["ids"], b["acts"])], columns=10, size=96)
 
-# ---- sanity checks ---------------------------------------------------------------------------------
-st.subheader("Sanity checks (NeuronEval) on this workspace")
-ui.sanity_badges(ctx, list(card.concepts))
+    # ---- histogram and concepts -------------------------------------------------------------------------
+    with ui.guard("Cannot draw the histogram"):
+        st.vega_lite_chart(ui.histogram_figure(ws, card, ctx.metric), width="stretch", key="neuron_hist")
+    rows = ui.reports.concept_rows(card)
+    st.subheader("Top concepts and their bands")
+    others = [m for m in card.concepts if m != ctx.metric]
+    extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
+    shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
+    st.vega_lite_chart(ui.concept_figure(ws, card, shown), width="stretch" if len(shown) == 1 else "content",
+                       key="neuron_concepts")
+    # lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
+    cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
+                        key="neuron_cor32_open", on_change="rerun")
+    if cor32.open:
+        with cor32:
+            reading = ui.reports.cor32_table(card, C)
+            st.caption(reading.attrs["statement"])
+            st.dataframe(reading, hide_index=True, key="neuron_cor32", column_config={
+                c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
+            st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
+                       "interval, labelled as such. Every concept row:")
+            st.dataframe(rows, hide_index=True, key="neuron_concept_table", column_config={
+                c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
+            ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")
 
-# the previous and next units are one click away: have them ready (a background thread, cache only)
-ui.prefetch_neurons(ws, [j + 1, j - 1], metrics=list(card.concepts), delta=ui.DELTA, k=k, heat=heat, size=256,
-                    chart_metric=ctx.metric)
+    # ---- bootstrap ensemble -------------------------------------------------------------------------------
+    st.subheader(f"Bootstrap ensemble (BE, {ctx.metric})")
+    ui.be_section(ctx, be)
+
+    # ---- sanity checks ---------------------------------------------------------------------------------
+    st.subheader("Sanity checks (NeuronEval) on this workspace")
+    ui.sanity_badges(ctx, list(card.concepts))
+
+    # the previous and next units are one click away: have them ready (a background thread, cache only)
+    ui.prefetch_neurons(ws, [j + 1, j - 1], metrics=list(card.concepts), delta=ui.DELTA, k=k, heat=heat, size=256,
+                        chart_metric=ctx.metric)
+
+
+neuron_page()

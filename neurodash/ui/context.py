@@ -2,7 +2,9 @@
 
 `sidebar(page)` runs in app.py before the page: it seeds choices from the URL, draws the workspace
 and neuron pickers, opens (and if needed precomputes) the workspace, mirrors the choices into the
-URL and offers a copyable link. Pages read the result with `current()`.
+URL and offers a copyable link. Pages read the result with `current()`. On the Neuron page the
+neuron picker and the link are the page's (`neuron_page_picker`, inside its st.fragment): a unit
+switch then reruns that fragment only.
 """
 
 from __future__ import annotations
@@ -253,9 +255,12 @@ def _open_workspace(recipe: Recipe, base: Recipe) -> Workspace | None:
 
 
 NEURON_KEEP = "nd__neuron_keep"  # survives runs where the neuron widget is not drawn (workspace not ready)
+NEURON_PAGE = "neuron"  # its URL path: that page draws the neuron picker itself, inside its fragment
 
 
-def _neuron_widgets(sb, ws: Workspace) -> int:
+def _resolve_neuron(ws: Workspace) -> int:
+    """The neuron this run shows: the one a link or a page asked for when it exists (else a message),
+    the session's, or 0; written to the picker's state, which may be drawn later in this run."""
     key = params.state_key("neuron")
     n = ws.n_neurons
     if key not in st.session_state and NEURON_KEEP in st.session_state:
@@ -270,22 +275,57 @@ def _neuron_widgets(sb, ws: Workspace) -> int:
         except (TypeError, ValueError):
             st.error(esc(f"Neuron {asked!r} does not exist in layer {ws.layer} (it has neurons 0…{n - 1}); "
                          f"showing neuron {min(int(st.session_state.get(key, 0) or 0), n - 1)}."))
-    if not 0 <= int(st.session_state.get(key, 0) or 0) < n:
-        st.session_state[key] = 0
-    sb.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
+    j = int(st.session_state.get(key, 0) or 0)
+    j = j if 0 <= j < n else 0
+    # Written every run, not only when it changed: the picker is a different widget on the Neuron page
+    # (drawn by that page's script) and in the sidebar (drawn by app.py), and only a value set through
+    # the state carries over from one to the other.
+    st.session_state[key] = j
+    st.session_state[NEURON_KEEP] = j
+    return j
+
+
+def neuron_picker(box, prev, nxt, ws: Workspace) -> int:
+    """The neuron number input in `box` and the previous / next buttons in `prev` / `nxt`; returns the
+    neuron chosen. Its state was set by `_resolve_neuron` earlier in the run (or by a step callback)."""
+    key = params.state_key("neuron")
+    n = ws.n_neurons
+    box.number_input(f"Neuron (0…{n - 1})", min_value=0, max_value=n - 1, step=1, key=key)
     j = int(st.session_state[key])
     st.session_state[NEURON_KEEP] = j
-    prev, nxt = sb.container(), sb.container()  # stacked: the shortcut hints need the width
     # callbacks run before the next script run, so they may set the number input's state
-    prev.button("previous unit", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0, on_click=_step, args=(key, -1, n), width="stretch",
-                shortcut="Alt+P")
-    nxt.button("next unit", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1, on_click=_step, args=(key, 1, n), width="stretch",
-               shortcut="Alt+N")
+    prev.button("previous unit", icon=":material/chevron_left:", key="nd__prev", disabled=j <= 0,
+                on_click=_step, args=(key, -1, n), width="stretch", shortcut="Alt+P")
+    nxt.button("next unit", icon=":material/chevron_right:", key="nd__next", disabled=j >= n - 1,
+               on_click=_step, args=(key, 1, n), width="stretch", shortcut="Alt+N")
     return j
 
 
 def _step(key: str, by: int, n: int) -> None:
     st.session_state[key] = min(max(int(st.session_state.get(key, 0) or 0) + by, 0), n - 1)
+
+
+def link_popover(where, ctx: Context) -> None:
+    """The view's link, copyable. In a popover: its content is drawn only when opened, so a fresh tab
+    does not load the code block's syntax highlighter (~1.5 MB of JS, about a second of a shared link's open)."""
+    with where.popover("Link to this view", icon=":material/link:", width="stretch"):
+        st.caption("The address bar holds the same link. Copy button on the right:")
+        st.code(ctx.link(), language=None, wrap_lines=True)
+
+
+def neuron_page_picker() -> Context:
+    """The Neuron page's picker row (number, previous / next, link), drawn inside the page's fragment, so
+    a switch reruns that fragment only, not the sidebar and the app script. Returns the run's context
+    for the chosen neuron, mirrored into the URL and the session (other pages read it)."""
+    loaders.cancel_prefetch()  # a fragment run starts: it has the interpreter to itself (as in sidebar())
+    ctx = current()
+    box, prev, nxt, link = st.columns([2, 1.3, 1.3, 1.3], vertical_alignment="bottom")
+    j = neuron_picker(box, prev, nxt, ctx.ws)
+    ctx = dataclasses.replace(ctx, neuron=j)
+    params.mirror_to_url(ctx.url_values(), MANAGED)
+    st.session_state[CTX] = ctx
+    link_popover(link, ctx)
+    return ctx
 
 
 def _concept_search(sb, ws: Workspace, metric_key: str) -> None:
@@ -339,7 +379,10 @@ def sidebar(page) -> Context | None:
             params.mirror_to_url(url_values(recipe, st.session_state.get(NEURON_KEEP), None), MANAGED)
             return None
         _show_notices(ws)
-        neuron = _neuron_widgets(sb, ws)
+        neuron = _resolve_neuron(ws)
+        on_neuron_page = page.url_path == NEURON_PAGE
+        if not on_neuron_page:  # the Neuron page draws the picker in its fragment (neuron_page_picker)
+            neuron_picker(sb, sb.container(), sb.container(), ws)  # stacked: the shortcut hints need the width
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
         if st.session_state.get(metric_key) not in metrics:
             st.session_state[metric_key] = metrics[0]
@@ -348,11 +391,8 @@ def sidebar(page) -> Context | None:
         _concept_search(sb, ws, metric)
         ctx = Context(recipe=recipe, ws=ws, neuron=neuron, metric=metric, page_path=page.url_path)
         params.mirror_to_url(ctx.url_values(), MANAGED)
-        # In a popover: its content is drawn only when opened, so a fresh tab does not load the code
-        # block's syntax highlighter (~1.5 MB of JS, about a second of a shared link's open).
-        with sb.popover("Link to this view", icon=":material/link:", width="stretch"):
-            st.caption("The address bar holds the same link. Copy button on the right:")
-            st.code(ctx.link(), language=None, wrap_lines=True)
+        if not on_neuron_page:  # there the link follows the fragment's neuron: the page draws it
+            link_popover(sb, ctx)
         st.session_state[CTX] = ctx
         return ctx
     return None

@@ -67,8 +67,13 @@ def test_neuron_deep_link_and_url_follows_the_neuron(ready_home):
     assert not at.exception
     assert _headers(at)[0].startswith("Neuron 7 ·")
     assert at.query_params["neuron"] == "7"
-    link = at.sidebar.get("code")[0].value
+    link = at.main.get("code")[0].value  # the page's own link follows its picker (both in its fragment)
     assert "neuron=7" in link and "layer=block4" in link
+    assert [w.key for w in at.main.get("number_input")][:1] == ["nd_neuron"] and not at.sidebar.get("code")
+    at.switch_page("views/layer.py").run()  # other pages: the picker and the link are in the sidebar
+    assert not at.exception, at.exception
+    assert [w.value for w in at.sidebar.get("number_input") if w.key == "nd_neuron"] == [7]
+    assert "neuron=7" in at.sidebar.get("code")[0].value
 
 
 def test_neuron_toggle_and_k(ready_home):
