@@ -16,12 +16,15 @@ script run finished):
   - floor:            a rerun of the same neuron's page that redraws the same images and charts (the
                       heatmap toggle): Streamlit's own cost of a page rerun here.
 Then Streamlit's floor for each target: bench/floor_app.py (a number input, a header, 12 ready tiles,
-2 small Plotly charts, nothing computed) timed the same way on its own cold server: its first
+2 small Vega-Lite charts like the Neuron page's, nothing computed) timed the same way on its own cold server: its first
 content, its "+" switch, a fresh browser opening its deep link, and the "+" switch when the unit's
 view is one st.fragment (a fragment rerun: the floor of a fragment-based switch). A figure near its floor has
 nothing left to gain in the app; the gap between them is what the dashboard itself costs.
 Each figure prints its median and min over the repeats and its ratio to the floor. Report
 `uptime` with it: figures are comparable only when the load average is < 1.
+"Script run finished" is the server's own end-of-run message (ForwardMsg.script_finished, read from
+the page's websocket), not a fixed pause: `--fixed-wait` times the older way (a 150 ms pause, then the
+status widget gone; the widget only shows for runs over 500 ms), for comparison with earlier figures.
 Needs Debian's Chromium at /usr/bin/chromium (never downloads a browser).
 """
 
@@ -51,17 +54,61 @@ TARGETS = {"switch_typed": 0.5, "switch_plus": 0.5, "switch_next": 0.5, "switch_
            "shared_link": 2.0, "verify_one_concept": 10.0, "first_content": 2.0}
 
 
-def _rendered(page, neuron: int, timeout_ms: int = 60_000) -> None:
+class ScriptRuns:
+    """Counts the script runs (whole app or fragment) the server reported finished to one page."""
+
+    def __init__(self, page):
+        self.finished = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if not isinstance(payload, (bytes, bytearray)):
+            return
+        msg = ForwardMsg()
+        try:
+            msg.ParseFromString(bytes(payload))
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: not ours to count
+            return
+        if msg.WhichOneof("type") == "script_finished":
+            self.finished += 1
+
+
+_RUNS: dict[int, ScriptRuns] = {}
+FIXED_WAIT = False  # --fixed-wait: the older end-of-run test (see the module's docstring)
+
+
+def watch_runs(page) -> None:
+    """Count this page's finished script runs from now on (call before its first goto)."""
+    _RUNS[id(page)] = ScriptRuns(page)
+
+
+def _finished(page) -> int:
+    return _RUNS[id(page)].finished if id(page) in _RUNS else 0
+
+
+def _rendered(page, neuron: int, timeout_ms: int = 60_000, *, after: int = 0) -> None:
+    """The neuron's page is shown: its heading, a script run finished after `after` runs, the images in
+    the viewport loaded and the charts drawn."""
     page.get_by_role("heading", name=f"Neuron {neuron} ·").wait_for(timeout=timeout_ms)
-    wait_idle(page, timeout_ms)
+    if FIXED_WAIT or id(page) not in _RUNS:
+        wait_idle(page, timeout_ms)
+    else:
+        deadline = time.perf_counter() + timeout_ms / 1000
+        while _finished(page) <= after:  # events are delivered while Playwright waits
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no script run finished within {timeout_ms} ms")
+            page.wait_for_timeout(5)
     page.wait_for_function(VISIBLE_IMAGES_JS, timeout=timeout_ms)
     page.wait_for_function(CHARTS_DRAWN_JS, arg=CHARTS, timeout=timeout_ms)
 
 
 def _timed(page, action, neuron: int) -> float:
+    runs = _finished(page)
     t0 = time.perf_counter()
     action()
-    _rendered(page, neuron)
+    _rendered(page, neuron, after=runs)
     took = time.perf_counter() - t0
     print(f"  … neuron {neuron}: {took * 1000:.0f} ms", file=sys.stderr, flush=True)
     return took
@@ -78,7 +125,8 @@ def _typed(page, neuron: int) -> float:
 
 
 def _plus(page, neuron: int) -> float:
-    return _timed(page, lambda: page.get_by_test_id("stNumberInputStepUp").first.click(), neuron)
+    plus = page.get_by_test_id("stNumberInput").filter(has_text="Neuron (0…").get_by_test_id("stNumberInputStepUp")
+    return _timed(page, lambda: plus.click(), neuron)
 
 
 def _button(page, name: str, neuron: int) -> float:
@@ -91,10 +139,11 @@ def _toggle(page, neuron: int) -> float:
 
 def _metric(page, name: str, neuron: int) -> float:
     page.get_by_role("combobox", name="Metric (the explanation's)").click()
+    runs = _finished(page)
     t0 = time.perf_counter()
     page.get_by_role("option", name=name, exact=True).click()
     page.get_by_text(f"explanation ({name})").wait_for(timeout=60_000)
-    _rendered(page, neuron)
+    _rendered(page, neuron, after=runs)
     return time.perf_counter() - t0
 
 
@@ -122,6 +171,7 @@ def _first_content(page, url: str) -> float:
 def _fresh_browser_open(page, url: str, neuron: int) -> float:
     """A new browser context (no HTTP cache, no session): a colleague opening a shared link."""
     tab = page.context.browser.new_page(viewport={"width": 1500, "height": 1100})
+    watch_runs(tab)
     try:
         t1 = time.perf_counter()
         tab.goto(url)
@@ -136,6 +186,7 @@ def streamlit_floor(home: str, repeats: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"first_content": [], "switch_plus": [], "shared_link": [],
                                    "switch_plus_fragment": []}
     with serve_app(home, 0, app=FLOOR_APP) as url, chromium_page() as page:
+        watch_runs(page)
         out["first_content"].append(_first_content(page, f"{url}/?neuron=0"))
         _rendered(page, 0)
         for r in range(repeats):
@@ -163,10 +214,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--home", help="reuse this cache root (default: a fresh temporary one)")
     ap.add_argument("--no-verify", action="store_true", help="skip the Verify timing")
+    ap.add_argument("--fixed-wait", action="store_true",
+                    help="end of a run = a 150 ms pause, then no status widget (the figures before issue 13's fragment)")
     args = ap.parse_args()
+    global FIXED_WAIT
+    FIXED_WAIT = args.fixed_wait
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, serve_app(args.home or tmp, args.probe_size) as url, \
             chromium_page() as page:
+        watch_runs(page)
         t0 = time.perf_counter()
         first_content = _first_content(page, f"{url}/neuron?neuron=0")
         _rendered(page, 0, timeout_ms=900_000)
@@ -202,7 +258,7 @@ def main() -> None:
     print(_line("shared_link", shared, floor))
     if verify:
         print(_line("verify_one_concept", verify, floor) + "  (includes the keep-threshold job starting)")
-    print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 Plotly charts; nothing computed):")
+    print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 Vega-Lite charts; nothing computed):")
     print(f"  first_content        {floors['first_content'][0] * 1000:7.0f} ms  (dashboard {first_content * 1000:.0f} ms)")
     for name, dash in (("switch_plus", runs["switch_plus"]), ("shared_link", shared),
                        ("switch_plus_fragment", runs["switch_plus"])):
