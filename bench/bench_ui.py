@@ -193,8 +193,9 @@ def streamlit_floor(home: str, repeats: int) -> dict[str, list[float]]:
             out["switch_plus"].append(_plus(page, r + 1))
         for r in range(repeats):
             out["shared_link"].append(_fresh_browser_open(page, f"{url}/?neuron={40 + r}", 40 + r))
+        runs = _finished(page)
         page.goto(f"{url}/?neuron=60&fragment=1")
-        _rendered(page, 60)
+        _rendered(page, 60, after=runs)
         for r in range(repeats):
             out["switch_plus_fragment"].append(_plus(page, 61 + r))
     return out
