@@ -53,7 +53,8 @@ def neuron_page() -> None:
         st.markdown("**automatic flags**  \n" + "  \n".join(f"• {ui.literal(r)}" for r in head["reasons"]))
     ui.workspace_warnings(ctx)
     d1, d2, d3 = st.columns(3)
-    d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({'selective' if card.selective else 'not selective'}, β = 10)")
+    selective = "selective" if card.selective else "not selective"
+    d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({selective}, β = 10)")
     d2.caption(f"top-1% activation {card.top1_threshold:.3g}")
     if card.ground_truth is not None:
         gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
@@ -73,7 +74,8 @@ def neuron_page() -> None:
         with ui.guard("Cannot load the quantile bins"):
             for b in ui.quantile_bins(ws, j):
                 st.caption(b["label"])
-                ui.image_grid(b["images"], [f"#{i} · {a:.2f}" for i, a in zip(b["ids"], b["acts"])], columns=10, size=96)
+                ui.image_grid(b["images"], [f"#{i} · {a:.2f}" for i, a in zip(b["ids"], b["acts"])], columns=10,
+                              size=96)
 
     # ---- histogram and concepts -------------------------------------------------------------------------
     with ui.guard("Cannot draw the histogram"):

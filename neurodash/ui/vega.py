@@ -23,11 +23,11 @@ PANEL_WIDTH = 300  # one panel per metric when several are compared (concat char
 
 def _values(df: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: NaN becomes null (JSON has no NaN), numpy scalars become Python ones."""
-    out = []
-    for row in df.to_dict("records"):
-        out.append({k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v))
-                    for k, v in row.items()})
-    return out
+    def plain(v):
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    return [{k: plain(v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
 def _with_data(data: dict, layers: list[dict]) -> list[dict]:
@@ -42,7 +42,8 @@ def activation_histogram(hist: dict, title: str = "Activation histogram") -> dic
     hist: {"edges": [...], "counts": [...], "thresholds": {label: value}}.
     """
     edges, counts = hist["edges"], hist["counts"]
-    bins = [{"lo": float(a), "hi": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts) if c > 0]
+    bins = [{"lo": float(a), "hi": float(b), "count": int(c)}
+            for a, b, c in zip(edges[:-1], edges[1:], counts) if c > 0]
     rules = [{"threshold": f"{label}: {value:.3g}", "value": float(value)}
              for label, value in hist.get("thresholds", {}).items()]
     names = [r["threshold"] for r in rules]
@@ -56,8 +57,8 @@ def activation_histogram(hist: dict, title: str = "Activation histogram") -> dic
             "y": {"field": "count", "type": "quantitative", "title": "images (log)", "scale": {"type": "log"},
                   "axis": {"values": ticks, "format": ",d", "grid": True}},
             "y2": {"datum": 0.7},  # the bars' foot on the log axis, below a count of 1
-            "tooltip": [{"field": "lo", "title": "from", "format": ".3g"}, {"field": "hi", "title": "to", "format": ".3g"},
-                        {"field": "count", "title": "images"}],
+            "tooltip": [{"field": "lo", "title": "from", "format": ".3g"},
+                        {"field": "hi", "title": "to", "format": ".3g"}, {"field": "count", "title": "images"}],
         },
     }
     layers = [bars]
@@ -84,8 +85,8 @@ def _concept_panel(sub: pd.DataFrame, title: str, width) -> dict:
     # an explicit order: layers whose sorts are fields would have their union sorted alphabetically
     x = {"field": "concept", "type": "nominal", "title": None, "sort": [str(c) for c in sub["concept"]],
          "axis": {"labelAngle": -35, "labelLimit": 160, "labelOverlap": False}}
-    tooltip = [{"field": "rank"}, {"field": "concept"}, {"field": "score", "format": ".3f"}, {"field": "lo", "format": ".3f"},
-               {"field": "hi", "format": ".3f"}, {"field": "band_kind", "title": "band"}]
+    tooltip = [{"field": "rank"}, {"field": "concept"}, {"field": "score", "format": ".3f"},
+               {"field": "lo", "format": ".3f"}, {"field": "hi", "format": ".3f"}, {"field": "band_kind", "title": "band"}]
     return {
         "title": title, "width": width, "height": 260,
         "layer": _with_data(data, [
