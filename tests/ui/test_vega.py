@@ -66,3 +66,12 @@ def test_be_histogram_labels_shares_sorts_and_outlines_the_truth():
     assert [r["truth"] for r in rows] == [False, True, False]
     assert bars["encoding"]["stroke"]["condition"] == {"test": "datum.truth", "value": TRUE_COLOR}
     assert text["encoding"]["text"]["field"] == "label"
+
+
+def test_float32_nan_is_null_not_json_nan():
+    import json
+
+    spec = vega.concept_scores(_rows(["iou"]).astype({"hi": "float32", "score": "float32"}))
+    rows = spec["layer"][0]["data"]["values"]
+    assert rows[2]["hi"] is None and isinstance(rows[0]["score"], float)
+    json.dumps(spec, allow_nan=False)  # what the browser parses must be strict JSON
