@@ -16,8 +16,7 @@ ui.current()  # stops here, with a message, when the sidebar has no workspace op
 
 @st.fragment
 def neuron_page() -> None:
-    title = st.empty()  # the header names the unit the picker below chooses
-    ctx = ui.neuron_page_picker()
+    ctx = ui.neuron_page_top()  # the title and the picker
     ws, j = ctx.ws, ctx.neuron
     C = len(ws.concept_names)
 
@@ -35,7 +34,6 @@ def neuron_page() -> None:
     head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
 
     # ---- header: the explanation at one glance ----------------------------------------------------------
-    title.header(f"Neuron {j} · {ui.literal(ws.layer)}")
     c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
     c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
               ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")

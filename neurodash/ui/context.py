@@ -3,7 +3,7 @@
 `sidebar(page)` runs in app.py before the page: it seeds choices from the URL, draws the workspace
 and neuron pickers, opens (and if needed precomputes) the workspace, mirrors the choices into the
 URL and offers a copyable link. Pages read the result with `current()`. On the Neuron page the
-neuron picker and the link are the page's (`neuron_page_picker`, inside its st.fragment): a unit
+neuron picker and the link are the page's (`neuron_page_top`, inside its st.fragment): a unit
 switch then reruns that fragment only.
 """
 
@@ -313,12 +313,16 @@ def link_popover(where, ctx: Context) -> None:
         st.code(ctx.link(), language=None, wrap_lines=True)
 
 
-def neuron_page_picker() -> Context:
-    """The Neuron page's picker row (number, previous / next, link), drawn inside the page's fragment, so
-    a switch reruns that fragment only, not the sidebar and the app script. Returns the run's context
-    for the chosen neuron, mirrored into the URL and the session (other pages read it)."""
+def neuron_page_top() -> Context:
+    """The Neuron page's title and picker row (number, previous / next, link), drawn inside the page's
+    fragment, so a switch reruns that fragment only, not the sidebar and the app script. Returns the
+    run's context for the chosen neuron, mirrored into the URL and the session (other pages read it)."""
     loaders.cancel_prefetch()  # a fragment run starts: it has the interpreter to itself (as in sidebar())
     ctx = current()
+    # The picker's state already holds this run's unit (set by the browser, a step callback or
+    # _resolve_neuron), so the title comes first and replaces the old one in one step: a placeholder
+    # filled later would leave the page without a title while the unit is computed.
+    st.header(f"Neuron {int(st.session_state[params.state_key('neuron')])} · {esc(ctx.ws.layer)}")
     box, prev, nxt, link = st.columns([2, 1.3, 1.3, 1.3], vertical_alignment="bottom")
     j = neuron_picker(box, prev, nxt, ctx.ws)
     ctx = dataclasses.replace(ctx, neuron=j)
@@ -381,7 +385,7 @@ def sidebar(page) -> Context | None:
         _show_notices(ws)
         neuron = _resolve_neuron(ws)
         on_neuron_page = page.url_path == NEURON_PAGE
-        if not on_neuron_page:  # the Neuron page draws the picker in its fragment (neuron_page_picker)
+        if not on_neuron_page:  # the Neuron page draws the picker in its fragment (neuron_page_top)
             neuron_picker(sb, sb.container(), sb.container(), ws)  # stacked: the shortcut hints need the width
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
         if st.session_state.get(metric_key) not in metrics:
