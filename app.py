@@ -43,7 +43,11 @@ if page.url_path == HOME.url_path or "page" in st.query_params:
         st.session_state["nd__page_error"] = f"There is no page {asked!r}; pages: {', '.join(PAGES)}."
         asked = "neuron"
     st.switch_page(PAGES[asked], query_params=query)
-if "nd__page_error" in st.session_state:
-    st.error(ui.literal(st.session_state.pop("nd__page_error")))  # it quotes the URL's page value
-ui.sidebar(page)
+# What the sidebar says in the main area (a bad link, a recovered cache, the precompute's progress)
+# goes into one block, so the page always starts at the same place: an element's place is its
+# identity to Streamlit, and the Neuron page's fragment reruns where it was first drawn.
+with st.container():
+    if "nd__page_error" in st.session_state:
+        st.error(ui.literal(st.session_state.pop("nd__page_error")))  # it quotes the URL's page value
+    ui.sidebar(page)
 page.run()
