@@ -83,6 +83,12 @@ def crop_images(images: np.ndarray, maps: np.ndarray, **box_options) -> np.ndarr
     return out
 
 
+# Words that say where a region sits in its image or how big it is: they describe the crop's box,
+# not what the unit detects, and a render of "bottom" fixes only the layout, so Verify could not
+# test such a hypothesis. They are never candidate names (the better the CLIP, the more it reads
+# the box: the stage-2 tiny CLIP called a bottom region "bottom").
+LAYOUT_WORDS = frozenset({"small", "medium", "large", "left", "right", "top", "bottom", "center", "centre", "middle"})
+
 CONTEXT_DIM = 0.75  # outside the box, pixels move this far towards mid-gray
 VIEWS = ("context", "crop")
 
@@ -152,7 +158,8 @@ def hypothesize(ws: ProbeView, neuron: int, *, top: int = TOP, clip: Optional[Cl
     """SIEVE Hypothesize for one neuron: clusters of its top-image crops, each named by CLIP.
 
     view "context" (default): CLIP reads each high-activation region in its image (outside dimmed,
-    see context_images); "crop": the paper's crop, upsampled to the image size."""
+    see context_images); "crop": the paper's crop, upsampled to the image size. Concepts that are
+    size or position words (LAYOUT_WORDS) are not candidate names."""
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     ids, _acts, maps = ws.top_images(int(neuron), int(top))
@@ -163,7 +170,10 @@ def hypothesize(ws: ProbeView, neuron: int, *, top: int = TOP, clip: Optional[Cl
     crops = (context_images if view == "context" else crop_images)(images, np.asarray(maps), level=level)
     clip = ws.clip() if clip is None else clip
     emb = np.asarray(clip.encode_images(crops), dtype=np.float64)
-    names = list(ws.concept_names if concept_names is None else concept_names)
+    names = [n for n in (ws.concept_names if concept_names is None else concept_names)
+             if n.strip().lower() not in LAYOUT_WORDS]
+    if not names:
+        raise ValueError("no concept to name the clusters with (size and position words are not names)")
     text = np.asarray(clip.encode_texts(names), dtype=np.float64)
     clustering = cluster_embeddings(emb, max_k=max_k, min_silhouette=min_silhouette, min_size=min_size)
     out = []
