@@ -187,9 +187,10 @@ class BrodenProbe:
             np.zeros((0, len(self.label_names), self.mask_size, self.mask_size), bool)
 
     def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
-               stop: int | None = None) -> Iterator[tuple]:
+               stop: int | None = None, images: bool = True) -> Iterator[tuple]:
         """(start, images), or (start, images, labels, masks) with masks, over ids [start, stop);
-        chunks with masks hold fewer images when a dense (b, C, S, S) block would pass MASK_BUDGET."""
+        chunks with masks hold fewer images when a dense (b, C, S, S) block would pass MASK_BUDGET.
+        With masks, images=False gives None for the images and reads none."""
         n = len(self.rows) if stop is None else min(stop, len(self.rows))
         full = start == 0 and n == len(self.rows)
         if masks:
@@ -198,14 +199,13 @@ class BrodenProbe:
         parts = []
         for s in range(start, n, batch):
             ids = np.arange(s, min(s + batch, n))
-            images = self.images(ids)
             if not masks:
-                yield s, images
+                yield s, self.images(ids)
                 continue
             mk = self.masks(ids)
             labels = mk.any(axis=(2, 3))
             parts.append(labels)
-            yield s, images, labels, mk
+            yield s, (self.images(ids) if images else None), labels, mk
         if masks and full and self._labels is None:
             self._labels = np.concatenate(parts)
 

@@ -20,6 +20,7 @@ import torch
 
 from neurodash.models import LayerReader
 from neurodash.progress import check
+from neurodash.read_ahead import read_ahead
 
 PIXEL_QUANTILE = 0.005  # NetDissect: a unit is "on" at its top 0.5% of map values over the probe
 
@@ -144,7 +145,7 @@ def extract(reader: LayerReader, probe, out: np.ndarray, *, k: int = 20, batch: 
     device = reader.loaded.device
     top = tops = None
     done = 0
-    for first, images in probe.chunks(batch, start=start, stop=start + m):
+    for first, images in read_ahead(probe.chunks(batch, start=start, stop=start + m)):
         check(cancel, "extraction")
         pooled, maps = reader.read(to_input(images))
         if top is None:
@@ -180,6 +181,13 @@ def top_fraction_threshold(acts: np.ndarray, fraction: float = 0.01, block: int 
     return out
 
 
+def _pixel_counts(flat: np.ndarray) -> np.ndarray:
+    """True pixels per row of a bool (b, C, P) array: a byte sum into the narrowest integer that
+    holds P (4x faster than np.count_nonzero along an axis, which converts every element)."""
+    dtype = np.uint16 if flat.shape[-1] <= np.iinfo(np.uint16).max else np.int64
+    return np.add.reduce(flat.view(np.uint8), axis=-1, dtype=dtype)
+
+
 class PixelIoUCounts:
     """NetDissect's counts over some images: per (neuron, concept) the active pixels under the
     concept, per neuron the active pixels, per concept its pixels. Integers (kept in float64), so
@@ -200,7 +208,7 @@ class PixelIoUCounts:
             self.inter = torch.zeros(n_neurons, n_concepts, dtype=torch.float64, device=device)
             self.on = torch.zeros(n_neurons, dtype=torch.float64, device=device)
             self.present = torch.zeros(n_concepts, dtype=torch.float64, device=device)
-        area = np.count_nonzero(flat, axis=2)                                   # (b, C) pixels
+        area = _pixel_counts(flat)                                              # (b, C) pixels
         self.present += torch.from_numpy(area.sum(axis=0).astype(np.float64)).to(device)
         # Bilinear values are convex combinations of the map's cells, so a map with no cell above
         # θ has no active pixel: only the few (image, neuron) pairs with a cell above θ are upsampled.
@@ -253,7 +261,7 @@ def pixel_iou(maps: np.ndarray, probe, thresholds: np.ndarray, *, batch: int = 6
     n = maps.shape[0]
     acc = PixelIoUCounts(thresholds, device)
     done = 0
-    for start, _images, _labels, masks in probe.chunks(batch, masks=True):
+    for start, _images, _labels, masks in read_ahead(probe.chunks(batch, masks=True, images=False)):
         check(cancel, "pixel IoU")
         b = len(masks)
         acc.add(torch.from_numpy(np.asarray(maps[start:start + b], dtype=np.float32)).to(device), masks)

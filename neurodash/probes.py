@@ -49,20 +49,21 @@ class WorldProbe:
         return stable_hash({"probe": "world", "n": self.n, "seed": self.seed, "size": self.size,
                             "world_version": version, "vocabulary": self.label_names})
 
-    def _sample(self, start: int, m: int, masks: bool):
-        return self.world.sample(m, self.seed, size=self.size, start=start, masks=masks)
+    def _sample(self, start: int, m: int, masks: bool, images: bool = True):
+        return self.world.sample(m, self.seed, size=self.size, start=start, masks=masks, images=images)
 
     def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
-               stop: int | None = None) -> Iterator[tuple]:
+               stop: int | None = None, images: bool = True) -> Iterator[tuple]:
         """(start, images) per chunk of ids [start, stop), or (start, images, labels, masks) when
-        ``masks``; chunk starts are start, start + batch, ... (global ids)."""
+        ``masks``; chunk starts are start, start + batch, ... (global ids). With masks,
+        images=False gives None for the images and skips painting them (pixel IoU's second pass)."""
         stop = self.n if stop is None else min(stop, self.n)
         parts = []
         for s in range(start, stop, batch):
             m = min(batch, stop - s)
-            images, labels, mk = self._sample(s, m, masks)
+            pixels, labels, mk = self._sample(s, m, masks, images or not masks)
             parts.append(labels)
-            yield (s, images, labels, mk) if masks else (s, images)
+            yield (s, pixels, labels, mk) if masks else (s, pixels)
         if self._labels is None and start == 0 and stop == self.n:
             self._labels = np.concatenate(parts).astype(bool)  # a full pass rendered every label
 
@@ -110,7 +111,7 @@ class ArrayProbe:
     def images(self, ids):
         return self._images[np.asarray(ids)]
 
-    def chunks(self, batch, masks=False, start=0, stop=None):
+    def chunks(self, batch, masks=False, start=0, stop=None, images=True):
         stop = len(self._images) if stop is None else min(stop, len(self._images))
         for s in range(start, stop, batch):
             yield s, self._images[s:min(s + batch, stop)]
@@ -239,7 +240,7 @@ class FolderProbe:
         return out
 
     def chunks(self, batch: int, *, masks: bool = False, start: int = 0,
-               stop: int | None = None) -> Iterator[tuple]:
+               stop: int | None = None, images: bool = True) -> Iterator[tuple]:
         if masks:
             raise ProbeError("an image folder has no concept masks")
         stop = len(self.files) if stop is None else min(stop, len(self.files))

@@ -120,7 +120,7 @@ def iou_shard(job: ShardJob, lo: int, hi: int, thresholds: np.ndarray) -> dict[s
     for first, images in probe.chunks(job.batch, start=lo, stop=hi):
         _, maps = reader.read(reader.loaded.to_input(images))
         for start, _i, _l, masks in probe.chunks(job.batch, masks=True, start=first,
-                                                 stop=first + len(images)):
+                                                 stop=first + len(images), images=False):
             acc.add(maps[start - first:start - first + len(masks)], masks)
     inter, on, present = acc.counts()
     return {"inter": inter, "on": on, "present": present}

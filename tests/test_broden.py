@@ -44,6 +44,9 @@ def test_broden_labels_masks_and_concept_set(broden):
         np.testing.assert_array_equal(mk, masks[start:start + len(mk)])
         np.testing.assert_array_equal(images, probe.images(range(start, start + len(images))))
     assert starts == [0, 2, 4]
+    unread = list(probe.chunks(2, masks=True, images=False))  # pixel IoU's pass: masks only
+    assert [c[1] for c in unread] == [None] * 3
+    np.testing.assert_array_equal(np.concatenate([c[3] for c in unread]), masks)
     assert decode_mask(_encode(np.array([[300, 5]])))[0].tolist() == [300, 5]
 
 

@@ -112,6 +112,9 @@ def test_world_probe_regenerates_any_id():
     np.testing.assert_array_equal(p.masks([5, 6]), masks[[5, 6]])
     chunk = next(p.chunks(8, masks=True))
     np.testing.assert_array_equal(chunk[3], masks[:8])
+    unpainted = list(p.chunks(16, masks=True, images=False))  # pixel IoU's pass: masks only
+    assert [c[1] for c in unpainted] == [None] * 3
+    np.testing.assert_array_equal(np.concatenate([c[3] for c in unpainted]), masks)
     assert p.listing_hash() != make_probe("world", n=40, seed=4, size=32).listing_hash()
     with pytest.raises(IndexError):
         p.images([40])

@@ -53,8 +53,8 @@ def labels_and_masks(truth: np.ndarray, owner: np.ndarray, masks: bool = True):
     return labels, out.reshape(n, truth.shape[1], size, size)
 
 
-def _render_scenes(scenes: Scenes, size: int, masks: bool, concept_set: str = DEFAULT_SET):
-    images, owner = render(scenes, size)
+def _render_scenes(scenes: Scenes, size: int, masks: bool, concept_set: str = DEFAULT_SET, images: bool = True):
+    images, owner = render(scenes, size, paint=images)
     labels, mask_arr = labels_and_masks(concept_truth(scenes, concept_set), owner, masks)
     return images, labels, mask_arr
 
@@ -66,15 +66,15 @@ def _mix(mix: str) -> Mix:
 
 
 def sample(n: int, seed: int = 0, *, size: int = 64, start: int = 0, masks: bool = True,
-           concept_set: str = DEFAULT_SET, mix: str = "probe"):
-    """n world images (uint8 (n,H,W,3)), labels bool (n,C) and masks bool (n,C,H,W) or None, over
-    the concepts of `concept_set`. Image i depends only on (seed, start + i, mix): a big probe can be
+           concept_set: str = DEFAULT_SET, mix: str = "probe", images: bool = True):
+    """n world images (uint8 (n,H,W,3); None with images=False, for the masks of images already
+    seen), labels bool (n,C) and masks bool (n,C,H,W) or None, over the concepts of `concept_set`. Image i depends only on (seed, start + i, mix): a big probe can be
     produced in chunks, and both concept sets label the same images. mix="train" shows more object
     kinds per image (for training, never a probe)."""
     if n < 0 or start < 0:
         raise ValueError(f"n and start must be non-negative, got n={n}, start={start}")
     scenes = scene_batch(n, seed, start=start, mix=mix)
-    return _render_scenes(scenes, size, masks, concept_set)
+    return _render_scenes(scenes, size, masks, concept_set, images)
 
 
 def scene_batch(n: int, seed: int = 0, *, start: int = 0, mix: str = "probe") -> Scenes:

@@ -108,6 +108,14 @@ def test_masks_false_gives_same_images_and_labels():
     assert b[2] is None
 
 
+def test_images_false_gives_the_same_labels_and_masks_unpainted():
+    a = world.sample(40, seed=5, start=13)
+    b = world.sample(40, seed=5, start=13, images=False)
+    assert b[0] is None
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])
+
+
 @pytest.mark.parametrize("size", [32, 96])
 def test_other_sizes_keep_labels_consistent(size):
     images, labels, masks = world.sample(30, seed=0, size=size)
