@@ -13,7 +13,7 @@ def register(sub) -> None:
     s = sub.add_parser("coverage", help="observed vs claimed BE coverage across probe sizes (shapes world)")
     options.add_workspace_options(s)
     s.add_argument("--sizes", default=None,
-                   help="comma-separated probe sizes (default: n/4, n/2, n, 2n around the recipe's probe size)")
+                   help="comma-separated probe sizes (default: n/8, n/4, n/2, n up to the recipe's probe size)")
     s.add_argument("--metric", default="iou", help="BE metric (and the fresh-probe truth's)")
     s.add_argument("--K", type=int, default=100, help="bootstrap resamples")
     s.add_argument("--t", type=float, default=None, help="BE set threshold (default 0.95 K)")

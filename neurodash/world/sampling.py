@@ -41,15 +41,14 @@ def labels_and_masks(truth: np.ndarray, owner: np.ndarray, masks: bool = True):
     labels = (truth & visible[:, None, :]).any(axis=2)
     if not masks:
         return labels, None
-    # Bit k of codes[i, c] says whether concept c holds for owner k; a pixel's mask bit is then
-    # (code >> owner) & 1. Chunked with out= so the work stays in cache (about 30x a plain gather).
-    codes = np.packbits(truth, axis=2, bitorder="little")[..., 0]
-    small_owner = flat.astype(np.uint8)
-    out = np.empty((n, truth.shape[1], size * size), dtype=bool)
-    for i0 in range(0, n, 32):
-        chunk = slice(i0, i0 + 32)
-        np.bitwise_and(np.right_shift(codes[chunk, :, None], small_owner[chunk, None, :]), 1,
-                       out=out[chunk].view(np.uint8))
+    # Only present concepts have a non-empty mask, and an image shows a few of them: each present
+    # (image, concept)'s mask is its truth row read at the image's owner map; the rest stay zero
+    # (about 3x faster than computing every concept's mask of every image: zeroing is the rest).
+    out = np.zeros((n, truth.shape[1], size * size), dtype=bool)
+    img, con = np.nonzero(labels)
+    for s in range(0, len(img), 512):  # bounded temporaries
+        i, c = img[s:s + 512], con[s:s + 512]
+        out[i, c] = np.take_along_axis(truth[i, c], flat[i], axis=1)
     return labels, out.reshape(n, truth.shape[1], size, size)
 
 

@@ -24,7 +24,8 @@ def test_coverage_refuses_a_small_fresh_probe(tmp_path, cnn_weights, capsys):
     assert "at least 10" in capsys.readouterr().err
 
 
-def test_default_sizes_surround_the_probe_size():
+def test_default_sizes_lead_up_to_the_probe_size():
     from neurodash.coverage import default_sizes
 
-    assert default_sizes(2000) == [500, 1000, 2000, 4000]
+    assert default_sizes(2000) == [250, 500, 1000, 2000]
+    assert default_sizes(200) == [50, 100, 200]
