@@ -23,7 +23,7 @@ import os
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bench.common import best_times, machine_load, print_load
+from bench.common import best_times, machine_load, part1_arrays, print_load
 from neurodash.stats.parallel import run_blocks
 from neurodash.stats.ranks import row_ranks, sort_rows, transpose
 
@@ -35,18 +35,14 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     n, N, C = (5000, 64, 200) if args.quick else (50_000, 512, 1_000)
-    rng = np.random.default_rng(0)
-    acts = rng.standard_normal((n, N), dtype=np.float32)
-    labels = rng.random((n, C), dtype=np.float32) < 0.02
-    labels_f = labels.astype(np.float32)
-    soft = rng.random((n, C), dtype=np.float32)
+    acts, labels, labels_f, soft = part1_arrays(n, N, C)
     info = machine_load(lambda: acts.T @ labels_f)
     print_load(info)
     AT, ST = transpose(acts), transpose(soft)
     # inverse AUPRC: per concept, the positives' "count at or above" (uint16 below 2^16 rows) for
     # every neuron, sorted along each neuron: C sorts of (N, ~2% n) small integers
     k = max(1, int(labels.sum(axis=0).mean()))
-    pos = rng.integers(1, n + 1, size=(N, k)).astype(np.uint16 if n < 2**16 else np.int32)
+    pos = np.random.default_rng(1).integers(1, n + 1, size=(N, k)).astype(np.uint16 if n < 2**16 else np.int32)
     with threadpool_limits(limits=args.threads, user_api="blas"):
         funcs = {
             "floor acts.T@concepts": lambda: acts.T @ labels_f,

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bench.common import best_times, machine_load, print_load, ratio_report
+from bench.common import best_times, machine_load, part1_arrays, print_load, ratio_report
 from neurodash.stats.bootstrap import bootstrap_winners, resample_counts
 from neurodash.stats.metrics import similarity
 
@@ -37,11 +37,7 @@ BE_TARGETS = {"iou": 3.0, "recall": 3.0, "auroc": 3.0, "pearson": 3.0}
 
 
 def part1(n, N, C, repeats, judge):
-    rng = np.random.default_rng(0)
-    acts = rng.standard_normal((n, N), dtype=np.float32)
-    binary = rng.random((n, C), dtype=np.float32) < 0.02  # bool
-    binary_f = binary.astype(np.float32)
-    soft = rng.random((n, C), dtype=np.float32)
+    acts, binary, binary_f, soft = part1_arrays(n, N, C)
 
     def sim(metric, concepts):
         return lambda: similarity(acts, concepts, metric)

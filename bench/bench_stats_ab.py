@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bench.common import part1_arrays
 from neurodash.stats.metrics import similarity
 
 
@@ -55,11 +56,7 @@ def main():
     args = ap.parse_args()
     clock = time.process_time if args.cpu else time.perf_counter
     n, N, C = (5000, 64, 200) if args.quick else (50_000, 512, 1_000)
-    rng = np.random.default_rng(0)
-    acts = rng.standard_normal((n, N), dtype=np.float32)
-    binary = rng.random((n, C), dtype=np.float32) < 0.02
-    binary_f = binary.astype(np.float32)
-    soft = rng.random((n, C), dtype=np.float32)
+    acts, binary, binary_f, soft = part1_arrays(n, N, C)
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(limits=args.threads, user_api="blas"):
         old = old_similarity(args.rev, Path(tmp))
         print(f"load average {os.getloadavg()[0]:.2f}; old = {args.rev}, new = this checkout; "

@@ -99,3 +99,15 @@ def ratio_report(floor_name: str, funcs: dict[str, Callable[[], object]], *, rep
             verdict = f"  target <= {targets[name]:g}x: {word}"
         print(f"  {name:<40s} {t:8.3f} s  {r:7.2f}x floor ({floor:.3f} s){verdict}")
     return ratios
+
+
+def part1_arrays(n: int, N: int, C: int):
+    """bench_stats' part-1 inputs (seed 0), shared by the benches that compare against it:
+    acts float32 (n,N) normal, binary bool (n,C) at 2%, the same as float32, soft float32 uniform."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    acts = rng.standard_normal((n, N), dtype=np.float32)
+    binary = rng.random((n, C), dtype=np.float32) < 0.02
+    soft = rng.random((n, C), dtype=np.float32)
+    return acts, binary, binary.astype(np.float32), soft
