@@ -34,7 +34,9 @@ def neuron_page() -> None:
     head = ui.reports.neuron_header(card, ctx.metric, be=be, verdict=ui.verdict_for(ctx, card), flags=flags, note=note)
 
     # ---- header: the explanation at one glance ----------------------------------------------------------
-    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2.4, 2])
+    # two rows: a concept name ("checkered yellow triangle") needs a wide card to be read whole
+    c1, c5 = st.columns([2, 1])
+    c2, c3, c4 = st.columns(3)
     c1.metric(f"explanation ({ctx.metric})", ui.literal(head["concept"]),
               ui.literal(f"{head['score_text']} · {head['band_text']}"), delta_color="off", delta_arrow="off")
     c2.metric("BE stability", head["be_text"], ui.literal(head["be_detail"]), delta_color="off", delta_arrow="off")

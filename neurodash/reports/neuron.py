@@ -149,7 +149,7 @@ def neuron_header(card, metric: str, *, be=None, verdict=None, flags=None, note=
     if flags is not None:
         out.update(flags=flags["flags"], reasons=flags["reasons"], severity=flags["severity"],
                    severity_text=(f"{flags['severity']:.2f} · rank {flags['rank']} of {flags['of']}"
-                                  if flags["flags"] else "no automatic flag"))
+                                  if flags["flags"] else "none · no automatic flag"))
     return out
 
 
