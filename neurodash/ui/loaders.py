@@ -21,11 +21,7 @@ from neurodash.workspace import Workspace, list_workspaces
 from neurodash.sieve.renders import DEFAULT_M
 
 _ENTRIES = 512  # per-neuron results are small; this bounds memory on a long demo
-# "1": warm the previous / next unit's caches in the background. Off by default: measured in
-# Chromium on 2 cores at n = 10,000, "next unit" took 0.70 s median with it and 0.31 s without (the
-# page computes a card from the cached metric matrices in tens of ms; the worker only competed with
-# the page's own run for the interpreter and the cores).
-PREFETCH_ENV = "NEURODASH_PREFETCH"
+PREFETCH_ENV = "NEURODASH_PREFETCH"  # "0": no background warm-up of the previous / next unit
 
 
 def home() -> str | None:
@@ -195,11 +191,11 @@ def prefetch_neurons(ws: Workspace, neurons, *, metrics, delta: float, k: int, h
     a newer request replaces the pending steps, and `cancel_prefetch()` (called when a page starts)
     drops them, so the worker never holds the interpreter for more than one step while a page runs.
     Errors are left to the page that later opens the neuron (it computes again and reports them).
-    Returns the worker (tests join it) or None when there is nothing to do or it is off: only
-    NEURODASH_PREFETCH=1 turns it on (see PREFETCH_ENV for why it is off by default)."""
+    Returns the worker (tests join it) or None when there is nothing to do. NEURODASH_PREFETCH=0 turns
+    it off (a busy shared server; or to time switches without it)."""
     global _prefetch_worker
     wanted = [int(j) for j in neurons if 0 <= int(j) < ws.n_neurons]
-    if not wanted or os.environ.get(PREFETCH_ENV, "0") != "1":
+    if not wanted or os.environ.get(PREFETCH_ENV, "1") == "0":
         return None
     from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 

@@ -28,7 +28,6 @@ def test_figures_are_built_once_per_card_and_shown_metrics(small_ws):
 
 
 def test_prefetch_warms_the_neighbours_caches(small_ws, monkeypatch):
-    monkeypatch.setenv(loaders.PREFETCH_ENV, "1")
     ws = small_ws
     metric = ws.default_metrics()[0]
     worker = loaders.prefetch_neurons(ws, [3, -1, ws.n_neurons], metrics=[metric], delta=0.05, k=4, heat=True,
@@ -49,7 +48,6 @@ def test_prefetch_warms_the_neighbours_caches(small_ws, monkeypatch):
 
 
 def test_cancel_drops_the_steps_not_started(small_ws, monkeypatch):
-    monkeypatch.setenv(loaders.PREFETCH_ENV, "1")
     ws = small_ws
     metric = ws.default_metrics()[0]
     gate = __import__("threading").Event()
@@ -72,12 +70,8 @@ def test_cancel_drops_the_steps_not_started(small_ws, monkeypatch):
     assert started == [5]  # neuron 6's steps were dropped before they began
 
 
-@pytest.mark.parametrize("setting", [None, "0", "yes"])
-def test_prefetch_is_off_unless_turned_on(small_ws, monkeypatch, setting):
-    if setting is None:
-        monkeypatch.delenv(loaders.PREFETCH_ENV, raising=False)
-    else:
-        monkeypatch.setenv(loaders.PREFETCH_ENV, setting)
+def test_prefetch_can_be_turned_off(small_ws, monkeypatch):
+    monkeypatch.setenv(loaders.PREFETCH_ENV, "0")
     metric = small_ws.default_metrics()[0]
     assert loaders.prefetch_neurons(small_ws, [2], metrics=[metric], delta=0.05, k=4, heat=True, size=64,
                                     chart_metric=metric) is None
