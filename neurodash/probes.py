@@ -24,7 +24,6 @@ from neurodash.imagefiles import (ImageRefused, ProbeError, open_image, read_ima
                                   to_rgb8)
 
 
-
 # ---- the shapes world -----------------------------------------------------------------------------
 
 class WorldProbe:

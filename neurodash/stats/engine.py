@@ -57,37 +57,35 @@ def check_acts(acts) -> np.ndarray:
     return A
 
 
+def _per_row_block(X: np.ndarray, elements: int, fn) -> list:
+    """fn(block) for each row block of about `elements` elements of X, the blocks on every core."""
+    rows = max(1, elements // max(X.shape[1], 1))
+    out: list = [None] * (-(-X.shape[0] // rows))
+
+    def blocks(b0, b1):
+        for b in range(b0, b1):
+            out[b] = fn(X[b * rows:(b + 1) * rows])
+
+    run_blocks(blocks, len(out), X.size)
+    return out
+
+
+def _block_sum_is_finite(block: np.ndarray) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):  # per thread: set where the sum runs
+        return bool(np.isfinite(np.add.reduce(block, axis=None)))
+
+
 def _sums_are_finite(A: np.ndarray) -> bool:
     """One pass (row blocks on every core): NaN/Inf (or an overflow) make some block's sum
     non-finite; a finite result proves every value finite."""
-    rows = max(1, (1 << 20) // max(A.shape[1], 1))
-    nblk = -(-A.shape[0] // rows)
-    ok = np.ones(nblk, dtype=bool)
-
-    def blocks(b0, b1):
-        with np.errstate(over="ignore", invalid="ignore"):
-            for b in range(b0, b1):
-                ok[b] = np.isfinite(np.add.reduce(A[b * rows:(b + 1) * rows], axis=None))
-
-    run_blocks(blocks, nblk, A.size)
-    return bool(ok.all())
+    return all(_per_row_block(A, 1 << 20, _block_sum_is_finite))
 
 
 def _value_range(X: np.ndarray) -> tuple:
     """(min, max) of X (NaN if any NaN): both read from each cache-sized row block while it is in
     cache (one pass over memory instead of two), blocks on every core."""
-    rows = max(1, (1 << 18) // max(X.shape[1], 1))
-    nblk = -(-X.shape[0] // rows)
-    lo = np.empty(nblk, dtype=X.dtype)
-    hi = np.empty(nblk, dtype=X.dtype)
-
-    def blocks(b0, b1):
-        for b in range(b0, b1):
-            blk = X[b * rows:(b + 1) * rows]
-            lo[b], hi[b] = np.min(blk), np.max(blk)
-
-    run_blocks(blocks, nblk, X.size)
-    return np.min(lo), np.max(hi)
+    ranges = _per_row_block(X, 1 << 18, lambda blk: (np.min(blk), np.max(blk)))
+    return np.min([lo for lo, _ in ranges]), np.max([hi for _, hi in ranges])
 
 
 def check_concepts(concepts, n: int) -> np.ndarray:
