@@ -448,10 +448,26 @@ class Chunk:
         if len(union) * 8 <= self.nb.n:  # few rows active anywhere (a bootstrap's K resamples of one
             # neuron): gather those concept rows in their compact dtype, one small dense product
             return np.asarray(tdot(FU, self.P[union].astype(FU.dtype)), dtype=np.float64)
-        density = np.count_nonzero(self.P) / max(self.P.size, 1)
-        if density < 0.05:  # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
+        if "labels" in self.__dict__ or label_density(self.P) < 0.05:
+            # sparse × sparse: cost ~ Σ_rows (#active neurons × #present concepts)
             return sparse_product(FW, self.labels)
-        return np.asarray(FW @ self.Pf, dtype=np.float64)
+        # dense labels: column blocks converted one at a time (no (n, m) float copy)
+        m = self.P.shape[1]
+        step = max(1, CHUNK_ELEMENTS // max(self.nb.n, 1))
+        out = np.empty((FW.shape[0], m))
+        for j0 in range(0, m, step):
+            out[:, j0:j0 + step] = FW @ self.P[:, j0:j0 + step].astype(self.nb.dtype)
+        return out
+
+
+DENSITY_SAMPLE_STEP = 16  # every 16th row: the sparse-or-dense choice, not a value, depends on it
+
+
+def label_density(P: np.ndarray) -> float:
+    """Share of present labels, estimated from a strided sample of rows (only chooses a path: both
+    give exact counts, so the scores never depend on it)."""
+    sample = P[::DENSITY_SAMPLE_STEP]
+    return np.count_nonzero(sample) / max(sample.size, 1)
 
 
 def soft_top_count(tot: np.ndarray) -> int:

@@ -129,6 +129,10 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
     if metric.name == "soft_wpmi":
         return C  # the marginal couples neurons, not concepts; gathered block is G×100×m
     per_col = nb.n
+    if binary and metric.name in COUNT_METRICS and nb.W is None:
+        # only the label counts are read: the temporaries are (n, m) bools at most (1 byte an
+        # element) and one CSR of the present labels; fewer, wider chunks save per-chunk passes
+        per_col = max(1, nb.n // 8)
     # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
     # a chunk's temporaries are its (G, m) results and one converted row block
     if (metric.name == "inverse_auroc" and nb.W is None) or (metric.name == "pearson" and binary):
@@ -143,6 +147,11 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
         # Spearman keeps its width: its float32 product's rounding depends on the chunk's shape
         per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc") else 3)
     return max(1, min(C, _e.CHUNK_ELEMENTS // per_col))
+
+
+# metrics whose body reads only n11 and n_c (the label counts) when the concepts are binary
+COUNT_METRICS = frozenset({"recall", "precision", "f1", "iou", "accuracy", "balanced_accuracy",
+                           "inverse_balanced_accuracy", "auroc", "auprc", "wpmi"})
 
 
 def score_batch(nb: Neurons, concepts: np.ndarray, metric: str | Metric,
