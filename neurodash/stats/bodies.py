@@ -12,7 +12,8 @@ from neurodash.stats import engine as _e
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
                                     WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
-from neurodash.stats.moments import blocked_product, column_sums, labels_csr, sparse_product
+from neurodash.stats.moments import (PRODUCT_BLOCK_ELEMENTS, blocked_product, column_sums, labels_csr,
+                                     sparse_product)
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -117,15 +118,13 @@ def _average_precision(V, ws, pos_total, presorted=False):
         np.divide(1.0, inv, out=inv)
         k = Vs.shape[1]
         total = inv @ np.arange(1.0, k + 1.0)  # Σ_t (t + 1) / V_t, as if no two positives tied
-        # a tie group [s, e] shares TP = e + 1: add (e − t)/V_t over its members (ties are rare,
-        # so only the score columns that have one are looked at again)
-        tied = np.unique(np.flatnonzero(Vs[:, 1:] == Vs[:, :-1]) // max(k - 1, 1))
-        if tied.size:
-            _, end = _ranks.sorted_groups(Vs[tied])
-            pos = np.arange(k)
-            extra = np.where(end != pos, (end - pos) * inv[tied], 0.0).sum(axis=1)
-            total = total.copy()
-            total[tied] += extra
+        # a tie group [s, e] shares TP = e + 1: its members add Σ_t (e − t) / V_s = L(L − 1)/2 / V_s
+        # (L = e − s + 1, every member has the same V); ties are rare, one comparison pass finds them
+        row, start, end = _ranks.tie_runs(Vs)
+        if row.size:
+            length = (end - start + 1).astype(np.float64)
+            total = total + np.bincount(row, weights=length * (length - 1) / 2 * inv[row, start],
+                                        minlength=Vs.shape[0])
     else:
         o = np.argsort(V, axis=1)
         Vs = np.take_along_axis(V, o, axis=1)
@@ -274,6 +273,34 @@ def _pearson_unit(nb: Neurons, key: str, ch: Chunk, X: np.ndarray | None = None)
     return np.clip(safe_div(num, np.sqrt(ss_a[:, None] * ss_c[None, :])), -1.0, 1.0)
 
 
+def _pearson_unit_ranked(nb: Neurons, RT: np.ndarray):
+    """Unweighted Spearman from concept ranks RT (m, n) in row form (no transposed copy): the
+    product RT @ (neuron ranks) in row blocks of n added in float64 (as blocked_product does),
+    centred afterwards. Σ r and Σ r² are exact in float64 for half-integer ranks below 2^22, so
+    each row's sum gives the same value as any other order. None when centring afterwards is
+    unsafe (then the caller centres first)."""
+    V, s_a, ss_a, safe = nb.unit_moments("ranks")
+    if not safe or RT.dtype != V.dtype:
+        return None
+    m, n = RT.shape
+    rows = int(min(max(PRODUCT_BLOCK_ELEMENTS // max(m, 1), 256), n))
+    num = np.zeros((m, V.shape[1]))
+    for r0 in range(0, n, rows):
+        num += RT[:, r0:r0 + rows] @ V[r0:r0 + rows]
+    s_x, s2 = np.empty(m), np.empty(m)
+
+    def sums(j0, j1):
+        for j in range(j0, j1):
+            r = RT[j].astype(np.float64)
+            s_x[j], s2[j] = r.sum(), r @ r
+
+    run_blocks(sums, m, RT.size)
+    num = num.T - np.outer(s_a / n, s_x)
+    ss_c = s2 - s_x * s_x / n
+    ss_c = np.where(ss_c <= 1e-12 * max(n, 1.0), 0.0, ss_c)
+    return np.clip(safe_div(num, np.sqrt(ss_a[:, None] * ss_c[None, :])), -1.0, 1.0)
+
+
 def unit_product_is_safe(nb: Neurons, key: str = "acts") -> bool:
     """Whether the unweighted product paths (one blocked product, no (n, m) concept copy) apply."""
     if nb.W is not None:
@@ -317,11 +344,12 @@ def _spearman(nb, ch):
         return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), ch.X, True, ch.n_c)
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
-    if nb.W is None:  # one sort per concept column, ranks written straight in the work dtype
-        Rcon = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X)), nb.dtype)
-        out = _pearson_unit(nb, "ranks", ch, Rcon)
+    if nb.W is None:  # one sort per concept column; the ranks stay (m, n), as the sort leaves them
+        RT = _ranks.row_ranks(_ranks.transpose(ch.X))
+        out = _pearson_unit_ranked(nb, RT)
         if out is not None:
             return out
+        Rcon = _ranks.transpose(RT, nb.dtype)
     else:
         Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)
     return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), Rcon, False)

@@ -143,9 +143,8 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
     if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column
             and not binary):
         # weighted: several (m, n) int64 temporaries while sorting; unweighted (ranks.row_ranks):
-        # the transposed values, their ranks and one transposed copy, ≤ 12 bytes an element.
-        # Spearman keeps its width: its float32 product's rounding depends on the chunk's shape
-        per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc") else 3)
+        # the transposed values and their ranks, ≤ 8 bytes an element
+        per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc", "spearman") else 3)
     return max(1, min(C, _e.CHUNK_ELEMENTS // per_col))
 
 
