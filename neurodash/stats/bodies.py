@@ -9,6 +9,7 @@ from scipy import sparse
 from scipy.special import logsumexp
 
 from neurodash.stats import engine as _e
+from neurodash.stats import kernels
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
                                     WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
@@ -62,6 +63,11 @@ def _auroc(nb, ch):
         return (1 + safe_div(n11, nb.n_f) - safe_div(n01, nb.tot - nb.n_f)) / 2
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "auroc")
+    if nb.W is None and nb.dtype == np.float32:
+        # one radix sort per concept column; each (row, active neuron) pair adds the row's rank
+        by_row = nb.active_by_row
+        S = kernels.walk(_ranks.transpose(ch.X), by_row.indptr, by_row.indices, nb.G, precision=False)
+        return _auc_from_rank_sum(S.T, nb.n_f, nb.tot)
     if nb.W is None:  # one sort per concept column, shared by every neuron
         R = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X)), nb.dtype)
         return _auc_from_rank_sum(sparse_product(nb.FW, R), nb.n_f, nb.tot)
@@ -72,6 +78,11 @@ def _auroc(nb, ch):
 
 
 def _inverse_auroc(nb, ch):
+    if nb.W is None and nb.dtype == np.float32:
+        # one radix sort per neuron; each (row, present concept) pair adds the row's rank
+        labels = ch.labels
+        S = kernels.walk(nb.AT, labels.indptr, labels.indices, ch.P.shape[1], precision=False)
+        return _auc_from_rank_sum(S, ch.n_c, nb.tot)
     R = nb.rank_values  # (n, G)
     if nb.W is None:  # rank sums over each concept's positives: one blocked product that also counts them
         S, n_c, _ = blocked_product(R, ch.label_matrix, nb.dtype, "labels")
@@ -143,6 +154,12 @@ def _auprc(nb, ch):
         return safe_div(top + (n_f - n11) * safe_div(n_f, tot), n_f)
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "auprc")
+    if nb.W is None and nb.dtype == np.float32:
+        # one radix sort per concept column, walked from the top: each (row, active neuron) pair
+        # adds its precision term (no per-(neuron, concept) sort)
+        by_row = nb.active_by_row
+        S = kernels.walk(_ranks.transpose(ch.X), by_row.indptr, by_row.indices, nb.G, precision=True)
+        return safe_div(S.T, nb.n_f)
     tot = float(nb.tot[0, 0])
     unit = nb.W is None  # unit weights: counts are small integers (uint16 below 2^16 rows)
     FW = nb.FW
@@ -172,6 +189,12 @@ def _auprc(nb, ch):
 def _inverse_auprc(nb, ch):
     """AP of each neuron over each concept's positives: per concept, the positives' "weight at or
     above" under every neuron, sorted (the only per-(neuron, concept) work that cannot be shared)."""
+    if nb.W is None and nb.dtype == np.float32:
+        # one radix sort per neuron, walked from the top: each (row, present concept) pair adds
+        # its precision term (no per-(neuron, concept) sort)
+        labels = ch.labels
+        S = kernels.walk(nb.AT, labels.indptr, labels.indices, ch.P.shape[1], precision=True)
+        return safe_div(S, ch.n_c)
     # (n, G) row order: a concept's positives are then a gather of whole rows (a few KB each, read
     # in sequence) instead of G scattered reads per positive
     Nge = nb.at_or_above
@@ -273,12 +296,11 @@ def _pearson_unit(nb: Neurons, key: str, ch: Chunk, X: np.ndarray | None = None)
     return np.clip(safe_div(num, np.sqrt(ss_a[:, None] * ss_c[None, :])), -1.0, 1.0)
 
 
-def _pearson_unit_ranked(nb: Neurons, RT: np.ndarray):
-    """Unweighted Spearman from concept ranks RT (m, n) in row form (no transposed copy): the
+def _pearson_unit_ranked(nb: Neurons, RT: np.ndarray, squares: np.ndarray):
+    """Unweighted Spearman from concept ranks RT (m, n) in row form (no transposed copy) with their
+    Σ r² per row (`squares`; Σ r = n(n + 1)/2 for average ranks; both exact in float64): the
     product RT @ (neuron ranks) in row blocks of n added in float64 (as blocked_product does),
-    centred afterwards. Σ r and Σ r² are exact in float64 for half-integer ranks below 2^22, so
-    each row's sum gives the same value as any other order. None when centring afterwards is
-    unsafe (then the caller centres first)."""
+    centred afterwards. None when centring afterwards is unsafe (the caller centres first)."""
     V, s_a, ss_a, safe = nb.unit_moments("ranks")
     if not safe or RT.dtype != V.dtype:
         return None
@@ -287,16 +309,9 @@ def _pearson_unit_ranked(nb: Neurons, RT: np.ndarray):
     num = np.zeros((m, V.shape[1]))
     for r0 in range(0, n, rows):
         num += RT[:, r0:r0 + rows] @ V[r0:r0 + rows]
-    s_x, s2 = np.empty(m), np.empty(m)
-
-    def sums(j0, j1):
-        for j in range(j0, j1):
-            r = RT[j].astype(np.float64)
-            s_x[j], s2[j] = r.sum(), r @ r
-
-    run_blocks(sums, m, RT.size)
+    s_x = np.full(m, n * (n + 1) / 2)
     num = num.T - np.outer(s_a / n, s_x)
-    ss_c = s2 - s_x * s_x / n
+    ss_c = squares - s_x * s_x / n
     ss_c = np.where(ss_c <= 1e-12 * max(n, 1.0), 0.0, ss_c)
     return np.clip(safe_div(num, np.sqrt(ss_a[:, None] * ss_c[None, :])), -1.0, 1.0)
 
@@ -345,10 +360,14 @@ def _spearman(nb, ch):
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
     if nb.W is None:  # one sort per concept column; the ranks stay (m, n), as the sort leaves them
-        RT = _ranks.row_ranks(_ranks.transpose(ch.X))
-        out = _pearson_unit_ranked(nb, RT)
-        if out is not None:
-            return out
+        XT = _ranks.transpose(ch.X)
+        if XT.dtype == np.float32:
+            RT, squares = kernels.rank_rows(XT)
+            out = _pearson_unit_ranked(nb, RT, squares)
+            if out is not None:
+                return out
+        else:
+            RT = _ranks.row_ranks(XT)
         Rcon = _ranks.transpose(RT, nb.dtype)
     else:
         Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)

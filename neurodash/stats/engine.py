@@ -273,6 +273,11 @@ class Neurons:
         return csr_from_mask(mask, lambda g, rows: WT[g, rows], dtype=self.dtype)
 
     @cached_property
+    def active_by_row(self) -> sparse.csc_array:
+        """FW by input row (CSC of (G, n)): indptr over rows, indices the neurons active on each."""
+        return self.FW.tocsc()
+
+    @cached_property
     def n_f(self) -> np.ndarray:
         return np.asarray(self.FW.sum(axis=1), dtype=np.float64)[:, None]
 
