@@ -169,6 +169,30 @@ def precision_rows(X, indptr, targets, out, r0, r1):
             e = s - 1
 
 
+@njit(nogil=True, cache=True)
+def block_column_sums(X, rows, s1, s2, b0, b1, squares):
+    """Row blocks b0..b1 of X (n, m) float32/float64 (block b: rows [b·rows, (b+1)·rows)):
+    s1[b] = Σ of the block's rows in float64, s2[b] = Σ of their squares (when `squares`), each
+    row added in turn: the same order, so the same bits, as np.add.reduce(block as float64, axis=0)."""
+    n, m = X.shape
+    for b in range(b0, b1):
+        a1 = s1[b]
+        a1[:] = 0.0
+        if squares:
+            a2 = s2[b]
+            a2[:] = 0.0
+        for i in range(b * rows, min(n, (b + 1) * rows)):
+            x = X[i]
+            if squares:
+                for j in range(m):
+                    v = np.float64(x[j])
+                    a1[j] += v
+                    a2[j] += v * v
+            else:
+                for j in range(m):
+                    a1[j] += np.float64(x[j])
+
+
 # ----------------------------------------------------------------------------- callers
 
 def rank_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
