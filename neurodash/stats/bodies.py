@@ -13,8 +13,8 @@ from neurodash.stats import kernels
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.engine import (CONCEPT_THRESHOLD, SOFT_WPMI_MIN_PROB, SOFT_WPMI_P_END, SOFT_WPMI_P_START,
                                     WPMI_LAMBDA, WPMI_MIN_PROB, Chunk, Neurons, safe_div, tdot)
-from neurodash.stats.moments import (PRODUCT_BLOCK_ELEMENTS, blocked_product, column_sums, labels_csr,
-                                     sparse_product)
+from neurodash.stats.moments import (PRODUCT_BLOCK_ELEMENTS, blocked_product, centring_is_safe, column_sums,
+                                     labels_csr, sparse_product)
 from neurodash.stats.parallel import run_blocks
 
 def _counts(nb: Neurons, ch: Chunk):
@@ -297,18 +297,20 @@ def _pearson_unit(nb: Neurons, key: str, ch: Chunk, X: np.ndarray | None = None)
 
 
 def _pearson_unit_ranked(nb: Neurons, RT: np.ndarray, squares: np.ndarray):
-    """Unweighted Spearman from concept ranks RT (m, n) in row form (no transposed copy) with their
-    Σ r² per row (`squares`; Σ r = n(n + 1)/2 for average ranks; both exact in float64): the
-    product RT @ (neuron ranks) in row blocks of n added in float64 (as blocked_product does),
+    """Unweighted float32 Spearman from concept ranks RT (m, n) in row form (no transposed copy)
+    with their Σ r² per row (`squares`; Σ r = n(n + 1)/2 for average ranks; both exact in float64):
+    the product RT @ (neuron ranks) in row blocks of n added in float64 (as blocked_product does),
     centred afterwards. None when centring afterwards is unsafe (the caller centres first)."""
-    V, s_a, ss_a, safe = nb.unit_moments("ranks")
-    if not safe or RT.dtype != V.dtype:
-        return None
+    VT, squares_a = nb.rank_rows_and_squares  # (G, n): read transposed by the product, no copy
     m, n = RT.shape
+    s_a = np.full(nb.G, n * (n + 1) / 2)  # Σ of average ranks, ties or not
+    ss_a = squares_a - s_a * s_a / n
+    if not centring_is_safe(np.float32, n, s_a, ss_a):
+        return None
     rows = int(min(max(PRODUCT_BLOCK_ELEMENTS // max(m, 1), 256), n))
-    num = np.zeros((m, V.shape[1]))
+    num = np.zeros((m, nb.G))
     for r0 in range(0, n, rows):
-        num += RT[:, r0:r0 + rows] @ V[r0:r0 + rows]
+        num += RT[:, r0:r0 + rows] @ VT[:, r0:r0 + rows].T
     s_x = np.full(m, n * (n + 1) / 2)
     num = num.T - np.outer(s_a / n, s_x)
     ss_c = squares - s_x * s_x / n
@@ -360,14 +362,13 @@ def _spearman(nb, ch):
     if nb.weights_per_column:
         return _per_column_rank_metric(nb, ch, "spearman")
     if nb.W is None:  # one sort per concept column; the ranks stay (m, n), as the sort leaves them
-        XT = _ranks.transpose(ch.X)
-        if XT.dtype == np.float32:
-            RT, squares = kernels.rank_rows(XT)
+        if nb.dtype == np.float32:  # one compiled sort per concept column
+            RT, squares = kernels.rank_lines(_ranks.transpose(ch.X))
             out = _pearson_unit_ranked(nb, RT, squares)
             if out is not None:
                 return out
         else:
-            RT = _ranks.row_ranks(XT)
+            RT = _ranks.row_ranks(_ranks.transpose(ch.X))
         Rcon = _ranks.transpose(RT, nb.dtype)
     else:
         Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)

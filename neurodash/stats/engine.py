@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
+from neurodash.stats import kernels
 from neurodash.stats import ranks as _ranks
 from neurodash.stats.moments import blocked_product, centring_is_safe, column_sums, labels_csr, sparse_product
 from neurodash.stats.parallel import run_blocks
@@ -357,6 +358,12 @@ class Neurons:
         order, below, group = self.act_ranks
         vals = _ranks.rank_values_sorted(below, group, self.W is None)
         return _ranks.transpose(_ranks.unsort(np.ascontiguousarray(order), vals), self.dtype)
+
+    @cached_property
+    def rank_rows_and_squares(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unweighted float32: ((G, n) average ranks of each neuron, (G,) their Σ r²), one compiled
+        sort per neuron (kernels.rank_lines), left in row form (a product reads it transposed)."""
+        return kernels.rank_lines(self.AT)
 
     @cached_property
     def at_or_above_rows(self) -> np.ndarray:

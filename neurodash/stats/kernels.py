@@ -26,22 +26,23 @@ SIGN = np.uint32(0x80000000)
 
 
 @njit(nogil=True, cache=True)
-def _radix_sort(row, keys, keys2, order, order2, hist):
-    """Stable ascending sort of a float32 row (n,) (ties by index). Returns (sorted keys, order):
-    views of the scratch buffers keys/keys2 (uint32, n), order/order2 (int32, n); hist (3, BUCKETS)
-    int64. Keys are the float bits mapped to unsigned in value order (-0.0 as +0.0)."""
-    n = row.shape[0]
-    bits = row.view(np.uint32)
+def _key(u):
+    """Float32 bits (uint32) to an unsigned key in value order; -0.0 keys as +0.0."""
+    if u == SIGN:
+        u = np.uint32(0)
+    if u & SIGN:
+        return ~u
+    return u | SIGN
+
+
+@njit(nogil=True, cache=True)
+def _sort_keys(keys, keys2, order, order2, hist):
+    """Stable ascending LSD radix sort of keys (n,) uint32 (hist: (3, BUCKETS) int64 scratch). Returns (sorted keys, order int32): views of the scratch buffers (keys is
+    overwritten). A digit every key shares is skipped."""
+    n = keys.shape[0]
     hist[:] = 0
-    for i in range(n):
-        u = bits[i]
-        if u == SIGN:  # -0.0 sorts with +0.0
-            u = np.uint32(0)
-        if u & SIGN:
-            u = ~u
-        else:
-            u = u | SIGN
-        keys[i] = u
+    for i in range(n):  # the three digits' histograms, one pass (the keys are in cache)
+        u = keys[i]
         hist[0, u & 2047] += 1
         hist[1, (u >> 11) & 2047] += 1
         hist[2, u >> 22] += 1
@@ -56,7 +57,7 @@ def _radix_sort(row, keys, keys2, order, order2, hist):
         for b in range(BUCKETS):
             c = h[b]
             if c == n:
-                single = True  # every key has this digit: the pass would not move anything
+                single = True
             h[b] = total
             total += c
         if single:
@@ -73,100 +74,95 @@ def _radix_sort(row, keys, keys2, order, order2, hist):
 
 
 @njit(nogil=True, cache=True)
-def _scratch(n):
-    return (np.empty(n, np.uint32), np.empty(n, np.uint32), np.empty(n, np.int32), np.empty(n, np.int32),
-            np.empty((3, BUCKETS), np.int64))
+def _ranks_into(sk, so, out):
+    """Average ranks 1..n (ties share their mean) written to out (input order); returns Σ rank²
+    (exact in float64: ranks are half-integers)."""
+    n = sk.shape[0]
+    sq = 0.0
+    s = 0
+    while s < n:
+        e = s
+        while e + 1 < n and sk[e + 1] == sk[s]:
+            e += 1
+        val = (s + e) / 2.0 + 1.0
+        sq += (e - s + 1) * val * val
+        for p in range(s, e + 1):
+            out[so[p]] = val
+        s = e + 1
+    return sq
 
 
 @njit(nogil=True, cache=True)
-def average_rank_rows(X, out, squares, r0, r1):
-    """Rows r0..r1 of X (R, n) float32: out[r] (float32) the average ranks 1..n (ties share their
-    mean), squares[r] (float64) Σ rank² (exact: ranks are half-integers)."""
-    n = X.shape[1]
-    keys, keys2, order, order2, hist = _scratch(n)
-    for r in range(r0, r1):
-        sk, so = _radix_sort(X[r], keys, keys2, order, order2, hist)
-        o = out[r]
-        sq = 0.0
-        s = 0
-        while s < n:
-            e = s
-            while e + 1 < n and sk[e + 1] == sk[s]:
-                e += 1
-            val = (s + e) / 2.0 + 1.0
-            sq += (e - s + 1) * val * val
-            v32 = np.float32(val)
-            for p in range(s, e + 1):
-                o[so[p]] = v32
-            s = e + 1
-        squares[r] = sq
+def _rank_sums_into(sk, so, indptr, targets, acc, rank):
+    """acc[t] = Σ of the average ranks of the inputs listing t. The ranks are scattered back to input
+    order first (rank: float64 scratch), so the lists are read in sequence."""
+    _ranks_into(sk, so, rank)
+    acc[:] = 0.0
+    for i in range(rank.shape[0]):
+        v = rank[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            acc[targets[k]] += v
 
 
 @njit(nogil=True, cache=True)
-def rank_sum_rows(X, indptr, targets, out, r0, r1):
-    """For each row r in r0..r1 of X (R, n) float32 (one score column: a concept or a neuron):
-    out[r, t] = Σ of the average ranks (ascending, 1..n) of the inputs i that list t
-    (targets[indptr[i]:indptr[i + 1]]). The ranks are scattered back to input order first, so the
-    lists are read in sequence. out (R, T) float64: sums of half-integers, exact."""
-    n = X.shape[1]
-    keys, keys2, order, order2, hist = _scratch(n)
-    rank = np.empty(n, np.float64)
-    for r in range(r0, r1):
-        sk, so = _radix_sort(X[r], keys, keys2, order, order2, hist)
-        s = 0
-        while s < n:
-            e = s
-            while e + 1 < n and sk[e + 1] == sk[s]:
-                e += 1
-            val = (s + e) / 2.0 + 1.0
-            for p in range(s, e + 1):
-                rank[so[p]] = val
-            s = e + 1
-        acc = out[r]
-        acc[:] = 0.0
-        for i in range(n):
-            v = rank[i]
+def _precision_into(sk, so, indptr, targets, acc, tp):
+    """acc[t] = Σ over the inputs i listing t of TP(i) / N≥(i), walked from the highest score down:
+    N≥(i) the inputs scoring ≥ i, TP(i) the inputs listing t that score ≥ i (a tie group counts
+    whole). acc / (t's input count) is t's average precision."""
+    n = sk.shape[0]
+    acc[:] = 0.0
+    tp[:] = 0.0
+    e = n - 1
+    while e >= 0:
+        s = e
+        while s > 0 and sk[s - 1] == sk[e]:
+            s -= 1
+        inv = 1.0 / (n - s)
+        if s == e:  # no tie (the common case): one visit of the input's list
+            i = so[e]
             for k in range(indptr[i], indptr[i + 1]):
-                acc[targets[k]] += v
-
-
-@njit(nogil=True, cache=True)
-def precision_rows(X, indptr, targets, out, r0, r1):
-    """For each row r in r0..r1 of X (R, n) float32, walked from the highest score down:
-    out[r, t] = Σ over the inputs i that list t of TP(i) / N≥(i), with N≥(i) the inputs scoring ≥ i
-    and TP(i) the inputs listing t that score ≥ i (a tie group counts whole). out / (t's input
-    count) is t's average precision. out (R, T) float64."""
-    n = X.shape[1]
-    keys, keys2, order, order2, hist = _scratch(n)
-    tp = np.zeros(out.shape[1], np.float64)
-    for r in range(r0, r1):
-        sk, so = _radix_sort(X[r], keys, keys2, order, order2, hist)
-        acc = out[r]
-        acc[:] = 0.0
-        tp[:] = 0.0
-        e = n - 1
-        while e >= 0:
-            s = e
-            while s > 0 and sk[s - 1] == sk[e]:
-                s -= 1
-            inv = 1.0 / (n - s)
-            if s == e:  # no tie (the common case): one visit of the input's list
-                i = so[e]
+                t = targets[k]
+                tp[t] += 1.0
+                acc[t] += tp[t] * inv
+        else:  # a tie group shares TP: count the whole group first
+            for p in range(s, e + 1):
+                i = so[p]
+                for k in range(indptr[i], indptr[i + 1]):
+                    tp[targets[k]] += 1.0
+            for p in range(s, e + 1):
+                i = so[p]
                 for k in range(indptr[i], indptr[i + 1]):
                     t = targets[k]
-                    tp[t] += 1.0
                     acc[t] += tp[t] * inv
-            else:  # a tie group shares TP: count the whole group first
-                for p in range(s, e + 1):
-                    i = so[p]
-                    for k in range(indptr[i], indptr[i + 1]):
-                        tp[targets[k]] += 1.0
-                for p in range(s, e + 1):
-                    i = so[p]
-                    for k in range(indptr[i], indptr[i + 1]):
-                        t = targets[k]
-                        acc[t] += tp[t] * inv
-            e = s - 1
+        e = s - 1
+
+
+RANKS, RANK_SUMS, PRECISION = 0, 1, 2
+
+
+@njit(nogil=True, cache=True)
+def score_rows(bits, r0, r1, mode, indptr, targets, out, squares):
+    """Rows r0..r1 of float32 scores given as their bits (a uint32 view (R, n)), each radix-sorted
+    once, then by `mode`: RANKS: out[r] (float32, (R, n)) its average ranks, squares[r] their Σ r²;
+    RANK_SUMS: out[r] (float64, (R, T)) = _rank_sums_into over the lists (indptr, targets);
+    PRECISION: out[r] (float64, (R, T)) = _precision_into over the lists."""
+    n = bits.shape[1]
+    keys, keys2 = np.empty(n, np.uint32), np.empty(n, np.uint32)
+    order, order2 = np.empty(n, np.int32), np.empty(n, np.int32)
+    hist = np.zeros((3, BUCKETS), np.int64)
+    rank = np.empty(n, np.float64)
+    tp = np.zeros(out.shape[1] if mode == PRECISION else 1, np.float64)
+    for r in range(r0, r1):
+        row = bits[r]
+        for i in range(n):
+            keys[i] = _key(row[i])
+        sk, so = _sort_keys(keys, keys2, order, order2, hist)
+        if mode == RANKS:
+            squares[r] = _ranks_into(sk, so, out[r])
+        elif mode == RANK_SUMS:
+            _rank_sums_into(sk, so, indptr, targets, out[r], rank)
+        else:
+            _precision_into(sk, so, indptr, targets, out[r], tp)
 
 
 @njit(nogil=True, cache=True)
@@ -195,24 +191,35 @@ def block_column_sums(X, rows, s1, s2, b0, b1, squares):
 
 # ----------------------------------------------------------------------------- callers
 
-def rank_rows(XT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks of each row of a C-ordered float32 XT (R, n): (ranks float32 (R, n), Σ rank²
-    float64 (R,)), row blocks on every core."""
-    R, n = XT.shape
+def _bits(X: np.ndarray) -> np.ndarray:
+    if X.dtype != np.float32 or X.ndim != 2 or not X.flags.c_contiguous:
+        raise ValueError("the rank kernels take C-ordered 2-D float32 arrays (one score line per row)")
+    return X.view(np.uint32)
+
+
+def rank_lines(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks of each row of float32 X (R, n): (ranks float32 (R, n), Σ rank² float64 (R,)),
+    blocks of rows on every core."""
+    bits = _bits(X)
+    R, n = X.shape
     out = np.empty((R, n), dtype=np.float32)
     squares = np.empty(R)
-    run_blocks(lambda r0, r1: average_rank_rows(XT, out, squares, r0, r1), R, R * n)
+    none = np.zeros(1, np.int32)
+    run_blocks(lambda r0, r1: score_rows(bits, r0, r1, RANKS, none, none, out, squares), R, R * n)
     return out, squares
 
 
-def walk(XT: np.ndarray, indptr: np.ndarray, targets: np.ndarray, n_targets: int, precision: bool) -> np.ndarray:
-    """rank_sum_rows (precision False) or precision_rows over every row of a C-ordered float32 XT
-    (R, n), row blocks on every core; the lists in int32 where they fit (half the cache).
-    Returns (R, n_targets) float64."""
-    R, n = XT.shape
-    if len(targets) < 2**31:
-        indptr, targets = indptr.astype(np.int32, copy=False), targets.astype(np.int32, copy=False)
-    kernel = precision_rows if precision else rank_sum_rows
+def walk(X: np.ndarray, indptr: np.ndarray, targets: np.ndarray, n_targets: int, precision: bool) -> np.ndarray:
+    """Rank sums (precision False) or precision sums of each row of float32 X (R, n) over the lists
+    (indptr, targets): input i lists targets[indptr[i]:indptr[i + 1]]. Blocks of rows on every
+    core. Returns (R, n_targets) float64."""
+    bits = _bits(X)
+    R, n = X.shape
+    if len(targets) < 2**31:  # compact lists: more of them stay in cache during the walk
+        indptr = indptr.astype(np.int32, copy=False)
+        targets = targets.astype(np.uint16 if n_targets <= 2**16 else np.int32, copy=False)
     out = np.empty((R, n_targets))
-    run_blocks(lambda r0, r1: kernel(XT, indptr, targets, out, r0, r1), R, R * n + R * len(targets))
+    mode = PRECISION if precision else RANK_SUMS
+    run_blocks(lambda r0, r1: score_rows(bits, r0, r1, mode, indptr, targets, out, out[:, 0]),
+               R, R * n + R * len(targets))
     return out

@@ -133,7 +133,7 @@ def row_ranks(XT: np.ndarray, kind: str = "rank") -> np.ndarray:
     unsort(order, unit_*(tie_runs(keys), shape)) from sort_rows."""
     R, n = XT.shape
     if kind == "rank" and XT.dtype == np.float32 and XT.flags.c_contiguous:
-        return kernels.rank_rows(XT)[0]  # one compiled radix sort and rank pass per row
+        return kernels.rank_lines(XT)[0]  # one compiled radix sort and rank pass per row
     fill = unit_rank_values if kind == "rank" else unit_at_or_above
     out = np.empty((R, n), dtype=fill((np.zeros(0, np.int64),) * 3, (1, n)).dtype)
     if not _radix_sorts(XT):

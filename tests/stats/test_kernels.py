@@ -22,7 +22,7 @@ def rows_with_ties(rng, R=9, n=3000):
 
 def test_average_ranks_equal_scipy_with_their_squares():
     X = rows_with_ties(np.random.default_rng(0))
-    ranks, squares = kernels.rank_rows(X)
+    ranks, squares = kernels.rank_lines(X)
     expected = rankdata(X.astype(np.float64), axis=1)
     np.testing.assert_array_equal(ranks, expected.astype(np.float32))
     np.testing.assert_array_equal(squares, (expected ** 2).sum(axis=1))
@@ -42,7 +42,8 @@ def test_precision_walk_gives_sklearn_average_precision():
     X = rows_with_ties(rng)
     member = rng.random((X.shape[1], 7)) < 0.08
     lists = sparse.csr_array(member)
-    got = kernels.walk(X, lists.indptr, lists.indices, 7, precision=True) / member.sum(axis=0)
+    sums = kernels.walk(X, lists.indptr, lists.indices, 7, precision=True)
+    got = sums / member.sum(axis=0)
     for r in range(X.shape[0]):
         for t in range(7):
             assert got[r, t] == pytest.approx(average_precision_score(member[:, t], X[r].astype(np.float64)),
@@ -57,7 +58,7 @@ def test_same_bits_on_any_thread_count(monkeypatch):
     runs = []
     for workers in (1, 3):
         monkeypatch.setattr(parallel, "threads", lambda w=workers: w)
-        runs.append((kernels.rank_rows(X), kernels.walk(X, lists.indptr, lists.indices, 5, True),
+        runs.append((kernels.rank_lines(X), kernels.walk(X, lists.indptr, lists.indices, 5, True),
                      moments.column_sums(X.T.copy(), squares=True)))
     (r1, w1, c1), (r3, w3, c3) = runs
     np.testing.assert_array_equal(r1[0], r3[0])
