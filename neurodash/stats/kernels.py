@@ -93,15 +93,16 @@ def _ranks_into(sk, so, out):
 
 
 @njit(nogil=True, cache=True)
-def _rank_sums_into(sk, so, indptr, targets, acc, rank):
-    """acc[t] = Σ of the average ranks of the inputs listing t. The ranks are scattered back to input
-    order first (rank: float64 scratch), so the lists are read in sequence."""
-    _ranks_into(sk, so, rank)
+def _rank_sums_into(ranks, indptr, targets, acc):
+    """acc[t, b] = Σ of ranks[i, b] over the inputs i listing t, ranks (n, LANES) holding LANES
+    score lines side by side in input order: the lists are read once, in sequence, for LANES
+    lines at a time (a fixed-width add per list entry, which the compiler vectorizes)."""
     acc[:] = 0.0
-    for i in range(rank.shape[0]):
-        v = rank[i]
+    for i in range(ranks.shape[0]):
         for k in range(indptr[i], indptr[i + 1]):
-            acc[targets[k]] += v
+            t = targets[k]
+            for b in range(LANES):
+                acc[t, b] += ranks[i, b]
 
 
 @njit(nogil=True, cache=True)
@@ -138,20 +139,36 @@ def _precision_into(sk, so, indptr, targets, acc, tp):
 
 
 RANKS, RANK_SUMS, PRECISION = 0, 1, 2
+LANES = 8  # score lines whose rank sums share one pass over the lists (8 float32: one vector)
 
 
 @njit(nogil=True, cache=True)
 def score_rows(bits, r0, r1, mode, indptr, targets, out, squares):
     """Rows r0..r1 of float32 scores given as their bits (a uint32 view (R, n)), each radix-sorted
     once, then by `mode`: RANKS: out[r] (float32, (R, n)) its average ranks, squares[r] their Σ r²;
-    RANK_SUMS: out[r] (float64, (R, T)) = _rank_sums_into over the lists (indptr, targets);
+    RANK_SUMS: out[r, t] (float64, (R, T)) the sum of its ranks over the inputs listing t (the
+    lists: indptr, targets), LANES rows at a time;
     PRECISION: out[r] (float64, (R, T)) = _precision_into over the lists."""
     n = bits.shape[1]
     keys, keys2 = np.empty(n, np.uint32), np.empty(n, np.uint32)
     order, order2 = np.empty(n, np.int32), np.empty(n, np.int32)
     hist = np.zeros((3, BUCKETS), np.int64)
-    rank = np.empty(n, np.float64)
     tp = np.zeros(out.shape[1] if mode == PRECISION else 1, np.float64)
+    if mode == RANK_SUMS:  # LANES lines ranked side by side, then one pass over the lists
+        lanes = np.zeros((n, LANES), np.float32)  # half-integer ranks < 2^22: exact in float32
+        acc = np.zeros((out.shape[1], LANES), np.float64)
+        for g0 in range(r0, r1, LANES):
+            g1 = min(r1, g0 + LANES)
+            for r in range(g0, g1):
+                row = bits[r]
+                for i in range(n):
+                    keys[i] = _key(row[i])
+                sk, so = _sort_keys(keys, keys2, order, order2, hist)
+                _ranks_into(sk, so, lanes[:, r - g0])
+            _rank_sums_into(lanes, indptr, targets, acc)  # lanes past g1 - g0: ignored
+            for r in range(g0, g1):
+                out[r, :] = acc[:, r - g0]
+        return
     for r in range(r0, r1):
         row = bits[r]
         for i in range(n):
@@ -159,8 +176,6 @@ def score_rows(bits, r0, r1, mode, indptr, targets, out, squares):
         sk, so = _sort_keys(keys, keys2, order, order2, hist)
         if mode == RANKS:
             squares[r] = _ranks_into(sk, so, out[r])
-        elif mode == RANK_SUMS:
-            _rank_sums_into(sk, so, indptr, targets, out[r], rank)
         else:
             _precision_into(sk, so, indptr, targets, out[r], tp)
 
