@@ -82,11 +82,13 @@ def _sums_are_finite(A: np.ndarray) -> bool:
     return all(_per_row_block(A, 1 << 20, _block_sum_is_finite))
 
 
-def _value_range(X: np.ndarray) -> tuple:
-    """(min, max) of X (NaN if any NaN): both read from each cache-sized row block while it is in
-    cache (one pass over memory instead of two), blocks on every core."""
+def _in_unit_interval(X: np.ndarray) -> bool:
+    """Whether every value of X is in [0, 1] (NaN is not): float32/float64 in one compiled pass per
+    row block, other dtypes by their min and max; blocks on every core."""
+    if X.dtype in (np.float32, np.float64):
+        return all(_per_row_block(X, 1 << 18, kernels.all_in_unit_interval))
     ranges = _per_row_block(X, 1 << 18, lambda blk: (np.min(blk), np.max(blk)))
-    return np.min([lo for lo, _ in ranges]), np.max([hi for _, hi in ranges])
+    return bool(np.min([lo for lo, _ in ranges]) >= 0 and np.max([hi for _, hi in ranges]) <= 1)
 
 
 def check_concepts(concepts, n: int) -> np.ndarray:
@@ -99,8 +101,7 @@ def check_concepts(concepts, n: int) -> np.ndarray:
         return Cn
     if not np.issubdtype(Cn.dtype, np.number):
         raise ValueError(f"concepts must be numeric or bool, got dtype {Cn.dtype}")
-    lo, hi = _value_range(Cn)
-    if not (lo >= 0 and hi <= 1):  # also catches NaN
+    if not _in_unit_interval(Cn):  # also catches NaN
         ok = np.isfinite(Cn) & (Cn >= 0) & (Cn <= 1)
         bad = int(np.flatnonzero(~ok.all(axis=0))[0])
         what = "NaN or Inf" if not np.isfinite(Cn[:, bad]).all() else "values outside [0, 1]"

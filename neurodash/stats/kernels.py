@@ -204,6 +204,21 @@ def block_column_sums(X, rows, s1, s2, b0, b1, squares):
                     a1[j] += np.float64(x[j])
 
 
+@njit(nogil=True, cache=True)
+def all_in_unit_interval(X):
+    """Whether every value of X (2-D float) is in [0, 1] (NaN is not): one pass, no temporaries,
+    stops after the first row with a value outside (a branch-free row loop vectorizes)."""
+    for i in range(X.shape[0]):
+        row = X[i]
+        inside = True
+        for j in range(X.shape[1]):
+            v = row[j]
+            inside &= (v >= 0.0) & (v <= 1.0)
+        if not inside:
+            return False
+    return True
+
+
 # ----------------------------------------------------------------------------- callers
 
 def _bits(X: np.ndarray) -> np.ndarray:
