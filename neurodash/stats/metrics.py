@@ -144,9 +144,13 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
             per_col = max(nb.G, 2048)
     if (metric.name in ("auprc", "auroc", "spearman", "inverse_auprc") and not nb.weights_per_column
             and not binary):
-        # weighted: several (m, n) int64 temporaries while sorting; unweighted (ranks.row_ranks):
-        # the transposed values and their ranks, ≤ 8 bytes an element
+        # weighted: several (m, n) int64 temporaries while sorting; unweighted (compiled kernels):
+        # the transposed values and their ranks, ≤ 8 bytes an element. Unweighted float32
+        # Spearman takes half as many, twice as wide chunks: each chunk alternates a compiled sort
+        # with a BLAS product, and the BLAS threads still spin for a while after the product
         per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc", "spearman") else 3)
+        if metric.name == "spearman" and nb.W is None and nb.dtype == np.float32:
+            per_col = max(1, nb.n // 2)
     return max(1, min(C, _e.CHUNK_ELEMENTS // per_col))
 
 
