@@ -86,7 +86,7 @@ def _in_unit_interval(X: np.ndarray) -> bool:
     """Whether every value of X is in [0, 1] (NaN is not): float32/float64 in one compiled pass per
     row block, other dtypes by their min and max; blocks on every core."""
     if X.dtype in (np.float32, np.float64):
-        return all(_per_row_block(X, 1 << 18, kernels.all_in_unit_interval))
+        return all(_per_row_block(X, 1 << 18, kernels.in_unit_interval))
     ranges = _per_row_block(X, 1 << 18, lambda blk: (np.min(blk), np.max(blk)))
     return bool(np.min([lo for lo, _ in ranges]) >= 0 and np.max([hi for _, hi in ranges]) <= 1)
 
