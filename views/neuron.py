@@ -7,6 +7,8 @@ unit, like every control of the page, reruns this fragment only, not the sidebar
 shared link opens this page cold, and Plotly's bundle would be a second of that.
 """
 
+import math
+
 import streamlit as st
 
 from neurodash import ui
@@ -54,7 +56,8 @@ def neuron_page() -> None:
     ui.workspace_warnings(ctx)
     d1, d2, d3 = st.columns(3)
     selective = "selective" if card.selective else "not selective"
-    d1.caption(f"selectivity P99/median {card.selectivity:.3g} ({selective}, β = 10)")
+    ratio = f"{card.selectivity:.3g}" if math.isfinite(card.selectivity) else "∞ (median activation 0)"
+    d1.caption(f"selectivity P99/median {ratio} ({selective}, β = 10)")
     d2.caption(f"top-1% activation {card.top1_threshold:.3g}")
     if card.ground_truth is not None:
         gt_label = {"pixel_iou": "pixel IoU", "iou": "IoU"}[card.ground_truth_metric]
