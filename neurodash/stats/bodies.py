@@ -471,13 +471,23 @@ def _soft_log_p_float32(rows: np.ndarray, p: np.ndarray, X: np.ndarray, out: np.
     shift = (1.0 - p + SOFT_WPMI_MIN_PROB).astype(np.float32)[None, :, None]
     block = max(1, (1 << 19) // max(1, top * X.shape[1]))  # (block, top, m) float32: ~2 MB
 
+    compiled = X.dtype == np.float32 and X.strides[1] == X.itemsize
+
     def neurons(b0, b1):
+        buf = np.empty((block, top, X.shape[1]), dtype=np.float32) if compiled else None
         for g0 in range(b0 * block, min(G, b1 * block), block):
-            Pd = X[rows[g0:g0 + block]].astype(np.float32, copy=False)  # a fresh gathered copy
-            Pd *= scale
-            Pd += shift
+            if compiled:  # gather, multiply and add in one compiled pass into a reused buffer
+                Pd = buf[:min(block, G - g0)]
+                kernels.gather_affine(X, rows[g0:g0 + block], scale[0, :, 0], shift[0, :, 0], Pd)
+            else:
+                Pd = X[rows[g0:g0 + block]].astype(np.float32, copy=False)  # a fresh gathered copy
+                Pd *= scale
+                Pd += shift
             np.log(Pd, out=Pd)
-            np.add.reduce(Pd, axis=1, dtype=np.float64, out=out[g0:g0 + block])
+            if compiled:
+                kernels.sum_middle_axis(Pd, out[g0:g0 + block])
+            else:
+                np.add.reduce(Pd, axis=1, dtype=np.float64, out=out[g0:g0 + block])
 
     run_blocks(neurons, -(-G // block), G * top * X.shape[1], blocks_per_thread=2)
     return out

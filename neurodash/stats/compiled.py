@@ -204,3 +204,31 @@ def all_in_unit_interval(X):
         if not inside:
             return False
     return True
+
+
+@njit(nogil=True, cache=True)
+def gather_affine(X, rows, scale, shift, out):
+    """out[b, t, :] = X[rows[b, t], :] · scale[t] + shift[t] in float32: the gather, multiply and add
+    in one pass, rounded after the product and after the sum as numpy's separate multiply and add
+    are (numba contracts to a fused multiply-add only under fastmath, which is off)."""
+    for b in range(rows.shape[0]):
+        for t in range(rows.shape[1]):
+            src = X[rows[b, t]]
+            dst = out[b, t]
+            s = scale[t]
+            h = shift[t]
+            for j in range(src.shape[0]):
+                dst[j] = src[j] * s + h
+
+
+@njit(nogil=True, cache=True)
+def sum_middle_axis(P, out):
+    """out[b, j] = Σ_t P[b, t, j] in float64, t in turn: the order (so the bits) of
+    np.add.reduce(P, axis=1, dtype=np.float64)."""
+    for b in range(P.shape[0]):
+        acc = out[b]
+        acc[:] = 0.0
+        for t in range(P.shape[1]):
+            row = P[b, t]
+            for j in range(row.shape[0]):
+                acc[j] += np.float64(row[j])

@@ -78,3 +78,15 @@ def block_column_sums(X: np.ndarray, rows: int, s1: np.ndarray, s2: np.ndarray, 
 def in_unit_interval(X: np.ndarray) -> bool:
     """Whether every value of a 2-D float32/float64 X is in [0, 1] (NaN is not), one pass."""
     return bool(compiled().all_in_unit_interval(X))
+
+
+def gather_affine(X: np.ndarray, rows: np.ndarray, scale: np.ndarray, shift: np.ndarray, out: np.ndarray) -> None:
+    """out (b, t, m) float32 = X[rows] · scale[t] + shift[t] for float32 X (n, m) with contiguous rows
+    (any row stride), rows (b, t): one pass instead of numpy's gather, multiply and add (same bits)."""
+    compiled().gather_affine(X, rows, scale, shift, out)
+
+
+def sum_middle_axis(P: np.ndarray, out: np.ndarray) -> None:
+    """out (b, m) float64 = Σ over the middle axis of float32 P (b, t, m), the order (and bits) of
+    np.add.reduce(P, axis=1, dtype=np.float64), without numpy's buffered casting."""
+    compiled().sum_middle_axis(P, out)

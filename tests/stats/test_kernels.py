@@ -77,3 +77,24 @@ def test_compiled_column_sums_keep_numpys_bits(dtype, monkeypatch):
     parts = [X[b:b + rows].astype(np.float64) for b in range(0, 997, rows)]
     np.testing.assert_array_equal(s1, np.add.reduce([np.add.reduce(p, axis=0) for p in parts], axis=0))
     np.testing.assert_array_equal(s2, np.add.reduce([np.add.reduce(p * p, axis=0) for p in parts], axis=0))
+
+
+def test_gather_affine_keeps_numpys_bits():
+    """One pass of gather, multiply and add rounds as numpy's three separate steps (no fused FMA)."""
+    rng = np.random.default_rng(5)
+    X = rng.random((3000, 50), dtype=np.float32)[:, 3:47]  # a column slice: rows contiguous, strided
+    rows = rng.integers(0, 3000, size=(7, 100))
+    p = 0.998 - np.arange(100) / 100 * (0.998 - 0.97)
+    scale, shift = p.astype(np.float32), (1.0 - p + 1e-7).astype(np.float32)
+    out = np.empty((7, 100, X.shape[1]), dtype=np.float32)
+    kernels.gather_affine(X, rows, scale, shift, out)
+    expected = X[rows] * scale[None, :, None]
+    expected += shift[None, :, None]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_sum_middle_axis_keeps_numpys_bits():
+    P = (np.random.default_rng(6).standard_normal((4, 100, 37)) * 10).astype(np.float32)
+    out = np.empty((4, 37))
+    kernels.sum_middle_axis(P, out)
+    np.testing.assert_array_equal(out, np.add.reduce(P, axis=1, dtype=np.float64))
