@@ -232,3 +232,16 @@ def sum_middle_axis(P, out):
             row = P[b, t]
             for j in range(row.shape[0]):
                 acc[j] += np.float64(row[j])
+
+
+@njit(nogil=True, cache=True)
+def labels_to_float(X, out, counts):
+    """out = X (bool (r, m), rows contiguous) as 0/1 floats, and counts[j] += the labels present in
+    column j (int64): the conversion and the column counts in one pass."""
+    for i in range(X.shape[0]):
+        src = X[i]
+        dst = out[i]
+        for j in range(src.shape[0]):
+            v = src[j]
+            dst[j] = v
+            counts[j] += v

@@ -90,3 +90,9 @@ def sum_middle_axis(P: np.ndarray, out: np.ndarray) -> None:
     """out (b, m) float64 = Σ over the middle axis of float32 P (b, t, m), the order (and bits) of
     np.add.reduce(P, axis=1, dtype=np.float64), without numpy's buffered casting."""
     compiled().sum_middle_axis(P, out)
+
+
+def labels_to_float(X: np.ndarray, out: np.ndarray, counts: np.ndarray) -> None:
+    """out (r, m) float = bool X (r, m) (rows contiguous) as 0/1, counts (m,) int64 += each column's
+    present labels: one pass for what a float copy and a count would read twice."""
+    compiled().labels_to_float(X, out, counts)

@@ -8,6 +8,8 @@ time, never as a whole matrix.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from scipy import sparse
 
@@ -109,10 +111,23 @@ def blocked_product(V: np.ndarray, X: np.ndarray, dtype, sums: str | None = None
     tmp = np.empty((G, m), dtype=dtype)
     ones = np.ones(min(rows, n), dtype=dtype)
     exact_counts = dtype == np.float64 or n < 2**24
+    # bool labels counted while they are converted (one compiled pass; integer counts, exact)
+    counted = sums == "labels" and X.dtype == bool and X.strides[1] == 1 and not same
+    lock = threading.Lock()
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
         if same:
             Xb = X[r0:r1]
+        elif counted:
+            Xb = buf[:r1 - r0]
+
+            def convert_and_count(a, b, Xb=Xb, r0=r0):
+                local = np.zeros(m, dtype=np.int64)
+                kernels.labels_to_float(X[r0 + a:r0 + b], Xb[a:b], local)
+                with lock:
+                    np.add(s1, local, out=s1)  # exact integers: the order of the additions does not matter
+
+            run_blocks(convert_and_count, r1 - r0, (r1 - r0) * m)
         else:
             Xb = buf[:r1 - r0]
             # row slices on every core (the BLAS product after it uses them all; a single-threaded
@@ -127,7 +142,9 @@ def blocked_product(V: np.ndarray, X: np.ndarray, dtype, sums: str | None = None
         else:
             np.matmul(Vb.T, Xb, out=tmp)
         out += tmp
-        if sums == "labels" and exact_counts:
+        if counted:
+            pass  # counted while converting
+        elif sums == "labels" and exact_counts:
             s1 += ones[:r1 - r0] @ Xb
         elif sums:
             a, b = column_sums(Xb, squares=sums == "values")

@@ -98,3 +98,15 @@ def test_sum_middle_axis_keeps_numpys_bits():
     out = np.empty((4, 37))
     kernels.sum_middle_axis(P, out)
     np.testing.assert_array_equal(out, np.add.reduce(P, axis=1, dtype=np.float64))
+
+
+def test_labels_converted_and_counted_in_one_pass(monkeypatch):
+    monkeypatch.setattr(moments, "PRODUCT_BLOCK_ELEMENTS", 1000)  # several row blocks
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_WORK", 1)  # and several threads per block
+    rng = np.random.default_rng(7)
+    V = rng.standard_normal((2000, 5)).astype(np.float32)
+    P = rng.random((2000, 60)) < 0.1
+    out, s1, s2 = moments.blocked_product(V, P[:, 5:55], np.float32, "labels")
+    np.testing.assert_array_equal(s1, P[:, 5:55].sum(axis=0).astype(np.float64))
+    assert s2 is s1
+    np.testing.assert_allclose(out, V.astype(np.float64).T @ P[:, 5:55], rtol=1e-5, atol=1e-4)
