@@ -187,8 +187,9 @@ def _auprc(nb, ch):
 
 
 def _inverse_auprc(nb, ch):
-    """AP of each neuron over each concept's positives: per concept, the positives' "weight at or
-    above" under every neuron, sorted (the only per-(neuron, concept) work that cannot be shared)."""
+    """AP of each neuron over each concept's positives. Unweighted float32: one compiled walk down
+    each neuron's order (kernels.walk). Otherwise, per concept, the positives' "weight at or above"
+    under every neuron, sorted."""
     if nb.W is None and nb.dtype == np.float32:
         # one radix sort per neuron, walked from the top: each (row, present concept) pair adds
         # its precision term (no per-(neuron, concept) sort)
@@ -367,9 +368,12 @@ def _spearman(nb, ch):
             out = _pearson_unit_ranked(nb, RT, squares)
             if out is not None:
                 return out
-        else:
-            RT = _ranks.row_ranks(_ranks.transpose(ch.X))
-        Rcon = _ranks.transpose(RT, nb.dtype)
+            Rcon = _ranks.transpose(RT, nb.dtype)
+        else:  # float64: the ranks in the work dtype, one blocked product centred afterwards
+            Rcon = _ranks.transpose(_ranks.row_ranks(_ranks.transpose(ch.X)), nb.dtype)
+            out = _pearson_unit(nb, "ranks", ch, Rcon)
+            if out is not None:
+                return out
     else:
         Rcon = _ranks.average_ranks(ch.X, nb.W[:, 0]).astype(nb.dtype)
     return _pearson_from(nb, "ranks", lambda: _rank_centred(nb), Rcon, False)

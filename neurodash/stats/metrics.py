@@ -148,7 +148,7 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
         # the transposed values and their ranks, ≤ 8 bytes an element. Unweighted float32
         # Spearman takes half as many, twice as wide chunks: each chunk alternates a compiled sort
         # with a BLAS product, and the BLAS threads still spin for a while after the product
-        per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc", "spearman") else 3)
+        per_col = nb.n * (1 if nb.W is None and metric.name in ("auroc", "auprc") else 3)
         if metric.name == "spearman" and nb.W is None and nb.dtype == np.float32:
             per_col = max(1, nb.n // 2)
     return max(1, min(C, _e.CHUNK_ELEMENTS // per_col))
