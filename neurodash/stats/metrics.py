@@ -130,10 +130,11 @@ def _chunk_width(metric: Metric, nb: Neurons, C: int, binary: bool | None = None
         return C  # the marginal couples neurons, not concepts; gathered block is G×100×m
     per_col = nb.n
     if binary and nb.W is None and (metric.name in COUNT_METRICS or (
-            metric.name in ("inverse_auroc", "inverse_auprc") and nb.dtype == np.float32)):
-        # only the label counts (or, for the inverse rank metrics, one compiled walk per neuron
-        # over the labels' CSR: kernels.walk) are read: the temporaries are (n, m) bools at most
-        # (1 byte an element) and one CSR; fewer, wider chunks save per-chunk passes and sorts
+            metric.name == "inverse_auprc" and nb.dtype == np.float32)):
+        # only the label counts (or, for inverse AUPRC, one compiled walk per neuron over the
+        # labels' CSR: kernels.walk) are read: the temporaries are (n, m) bools at most (1 byte an
+        # element) and one CSR; fewer, wider chunks save per-chunk passes and sorts. (Inverse AUROC
+        # gets wider chunks still, just below.)
         per_col = max(1, nb.n // 8)
     # unweighted: one blocked product (moments.blocked_product), no (n, m) copy of the concepts;
     # a chunk's temporaries are its (G, m) results and one converted row block
