@@ -32,23 +32,37 @@ def shown(markdown_body) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_body))
 
 
-def vega_charts(at) -> list[dict]:
-    """The Vega-Lite specs an AppTest run drew (the Neuron page's charts), parsed."""
-    import json
-
-    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+SVG = "{http://www.w3.org/2000/svg}"
 
 
-def chart_title(spec: dict) -> str:
-    title = spec.get("title", "")
-    return title["text"] if isinstance(title, dict) else title
+def svg_charts(at) -> list:
+    """The static SVG charts an AppTest run drew (st.image with an SVG source), parsed (ElementTree roots)."""
+    import base64
+    import xml.etree.ElementTree as ET
+
+    prefix = "data:image/svg+xml;base64,"
+    return [ET.fromstring(base64.b64decode(url[len(prefix):])) for el in at.get("image") for url in el.value
+            if url.startswith(prefix)]
 
 
-def concept_panels(spec: dict) -> dict[str, list[dict]]:
-    """The concept-score chart's panels: {panel title (metric and band kind): the bars' rows}."""
-    if "hconcat" in spec:
-        return {p["title"]: p["layer"][0]["data"]["values"] for p in spec["hconcat"]}
-    return {spec["title"]["subtitle"]: spec["layer"][0]["data"]["values"]}
+def tile_count(at) -> int:
+    """How many picture tiles (not charts) the main area shows."""
+    return sum(1 for el in at.main.get("image") for url in el.value if not url.startswith("data:image/svg"))
+
+
+def chart_title(svg) -> str:
+    return svg.findtext(f"{SVG}title") or ""
+
+
+def marks(svg, cls: str = "bar") -> list[dict]:
+    """The data-* attributes of a chart's marks of one class (bars, thresholds), in drawing order."""
+    return [{k[5:]: v for k, v in el.attrib.items() if k.startswith("data-")}
+            for el in svg.iter() if el.get("class") == cls]
+
+
+def concept_panels(svg) -> dict[str, list[dict]]:
+    """The concept-score chart's panels: {panel title (metric and band kind): the bars' data}."""
+    return {g.get("data-title"): marks(g) for g in svg.iter(f"{SVG}g") if g.get("class") == "panel"}
 
 
 def app_test():

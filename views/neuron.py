@@ -3,8 +3,10 @@ then top images, histogram, concept scores, BE and the workspace's sanity checks
 
 The page is one st.fragment with its own neuron picker (number, previous / next, link): a switch of
 unit, like every control of the page, reruns this fragment only, not the sidebar and the app script
-(the sidebar's metric or workspace still rerun everything). Its charts are Vega-Lite, not Plotly: a
-shared link opens this page cold, and Plotly's bundle would be a second of that.
+(the sidebar's metric or workspace still rerun everything). A shared link opens this page in a fresh
+browser, so its first view uses few widget kinds (each loads its own scripts before anything shows):
+its charts are static SVG images (neurodash.ui.svgcharts), "how many" is a number box, and what is
+optional (metric comparison, Cor. 3.2) is drawn only once its expander is opened.
 """
 
 import math
@@ -67,7 +69,7 @@ def neuron_page() -> None:
     # ---- images ---------------------------------------------------------------------------------------
     st.subheader("Top images")
     g1, g2 = st.columns([3, 1])
-    k = g1.slider("how many", 4, ui.TOP_K, 12, step=1, key="neuron_k")
+    k = int(g1.number_input("how many", 4, ui.TOP_K, 12, step=1, key="neuron_k"))
     heat = g2.toggle("activation heatmaps", value=True, key="neuron_heat")
     with ui.guard("Cannot load the top images"):
         ids, acts, _maps, _images = ui.top_images(ws, j, k)
@@ -82,14 +84,17 @@ def neuron_page() -> None:
 
     # ---- histogram and concepts -------------------------------------------------------------------------
     with ui.guard("Cannot draw the histogram"):
-        st.vega_lite_chart(ui.histogram_figure(ws, card, ctx.metric), width="stretch", key="neuron_hist")
+        st.image(ui.histogram_figure(ws, card, ctx.metric), width="stretch")
     rows = ui.reports.concept_rows(card)
     st.subheader("Top concepts and their bands")
+    st.image(ui.concept_figure(ws, card, [ctx.metric]), width="stretch")
     others = [m for m in card.concepts if m != ctx.metric]
-    extra = st.multiselect("compare with other metrics", others, key="neuron_chart_extra")
-    shown = [ctx.metric] + [m for m in extra if m != ctx.metric]
-    st.vega_lite_chart(ui.concept_figure(ws, card, shown), width="stretch" if len(shown) == 1 else "content",
-                       key="neuron_concepts")
+    compare = st.expander("Compare with the other metrics", key="neuron_compare_open", on_change="rerun")
+    if compare.open and others:  # lazy, like the Cor. 3.2 expander below
+        with compare:
+            extra = st.multiselect("metrics", others, default=others, key="neuron_chart_extra")
+            st.image(ui.concept_figure(ws, card, [ctx.metric] + [m for m in extra if m != ctx.metric]),
+                     width="stretch")
     # lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
     cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
                         key="neuron_cor32_open", on_change="rerun")

@@ -8,7 +8,7 @@ from neurodash import coverage, reports, triage
 from neurodash.annotations import STATUSES
 from neurodash.generate import get_generator
 from neurodash.sieve.renders import DEFAULT_M
-from neurodash.ui import charts, jobs, vega
+from neurodash.ui import charts, jobs, svgcharts
 from neurodash.ui.context import Context, current, neuron_page_top, open_neuron, planner_defaults, sidebar
 from neurodash.ui.loaders import (
     bootstrap,
@@ -59,7 +59,7 @@ from neurodash.ui.widgets import downloads, guard, image_grid, literal, progress
 from neurodash.workspace import TOP_K
 
 __all__ = [
-    "coverage", "reports", "triage", "STATUSES", "jobs", "charts", "vega", "Context", "current", "neuron_page_top", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
+    "coverage", "reports", "triage", "STATUSES", "jobs", "charts", "svgcharts", "Context", "current", "neuron_page_top", "open_neuron", "planner_defaults", "sidebar", "bootstrap", "histogram",
     "layer_table", "neuron_card", "planner", "quantile_bins", "sanity_report", "selectivity", "top_images", "top_tiles",
     "workspace", "annotation", "annotations", "chosen_concept_ar", "hypotheses", "layer_be", "sieve_layer_table", "sieve_select", "get_generator", "rendered_images",
     "auto_flags", "be_metrics", "layer_ar_section", "layer_be_section", "DELTA", "be_section", "page_metrics", "sanity_badges", "TOP_K", "downloads", "guard", "image_grid", "progress_callback",

@@ -1,5 +1,5 @@
 """Plotly figures of the Layer, Planner and Coverage pages. Input is plain data from neurodash.reports; no
-statistics here. The Neuron page draws Vega-Lite instead (neurodash.ui.vega: a shared link opens it cold)."""
+statistics here. The Neuron page draws static SVG instead (neurodash.ui.svgcharts: a shared link opens it cold)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dashboard's chart colours, shared by the Plotly (charts) and Vega-Lite (vega) figures."""
+"""The dashboard's chart colours, shared by the Plotly (charts) and static SVG (svgcharts) figures."""
 
 SET_COLOR = "#d62728"  # prediction-set members, the chosen concept
 OTHER_COLOR = "#9aa5b1"

@@ -154,14 +154,13 @@ def histogram(ws: Workspace, card, metric: str):
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _histogram_figure(key: str, neuron: int, metrics: tuple, delta: float, alpha: float, _ws: Workspace, _card):
-    from neurodash.ui import vega
+    from neurodash.ui import svgcharts
 
-    return vega.activation_histogram(_histogram(key, neuron, alpha, _ws, _card))
+    return svgcharts.activation_histogram(_histogram(key, neuron, alpha, _ws, _card))
 
 
-def histogram_figure(ws: Workspace, card, metric: str) -> dict:
-    """The Neuron page's histogram (a Vega-Lite spec), built once per (neuron, α). Specs are shared
-    between sessions: never mutate one."""
+def histogram_figure(ws: Workspace, card, metric: str) -> str:
+    """The Neuron page's histogram (an SVG document), drawn once per (neuron, α)."""
     alpha = METRICS[metric].default_alpha if metric in METRICS else 0.01
     return _histogram_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), float(alpha),
                              ws, card)
@@ -169,16 +168,15 @@ def histogram_figure(ws: Workspace, card, metric: str) -> dict:
 
 @st.cache_resource(show_spinner=False, max_entries=_ENTRIES)
 def _concept_figure(key: str, neuron: int, metrics: tuple, delta: float, top: int, shown: tuple, _card):
-    from neurodash.ui import vega
+    from neurodash.ui import svgcharts
 
     rows = reports.concept_rows(_card)
-    return vega.concept_scores(rows[rows["metric"].isin(list(shown))])
+    return svgcharts.concept_scores(rows[rows["metric"].isin(list(shown))])
 
 
-def concept_figure(ws: Workspace, card, shown) -> dict:
-    """The card's concept-score panels for the `shown` metrics (a Vega-Lite spec), built once. Keyed
-    like the card (its metrics, δ and number of top concepts) and the panels shown; specs are shared
-    between sessions: never mutate one."""
+def concept_figure(ws: Workspace, card, shown) -> str:
+    """The card's concept-score panels for the `shown` metrics (an SVG document), drawn once. Keyed
+    like the card (its metrics, δ and number of top concepts) and the panels shown."""
     top = max((len(v) for v in card.concepts.values()), default=0)
     return _concept_figure(ws.version, int(card.neuron), tuple(card.concepts), float(card.delta), top, tuple(shown),
                            card)

@@ -7,7 +7,7 @@ import streamlit as st
 from neurodash import analysis, reports, triage
 from neurodash.sieve.renders import DEFAULT_M
 from neurodash.stats import metrics as _metrics
-from neurodash.ui import loaders, vega
+from neurodash.ui import loaders, svgcharts
 from neurodash.ui.widgets import guard
 
 DELTA = 0.05
@@ -58,8 +58,8 @@ def be_section(ctx, s: dict | None) -> None:
         c1, c2, c3 = st.columns(3)
         K = c1.number_input("K resamples", min_value=10, max_value=2000, value=100, step=10, key="be_K")
         seed = c2.number_input("seed", min_value=0, value=0, step=1, key="be_seed")
-        share = c3.slider("t (share of K)", 0.5, 1.0, 0.95, step=0.01, key="be_t",
-                          help="Alg. 1: concepts are added by falling frequency until their wins reach t")
+        share = c3.number_input("t (share of K)", 0.5, 1.0, 0.95, step=0.01, key="be_t",
+                                help="Alg. 1: concepts are added by falling frequency until their wins reach t")
         if st.form_submit_button(f"Run BE ({ctx.metric})", type="primary"):
             st.session_state[BE_STATE] = {"K": int(K), "seed": int(seed), "t": float(share) * int(K)}
             st.rerun()  # the header above shows the new BE too
@@ -69,16 +69,16 @@ def be_section(ctx, s: dict | None) -> None:
         return
     p = s["params"]
     left, right = st.columns([3, 2])
-    left.vega_lite_chart(vega.be_histogram(
+    left.image(svgcharts.be_histogram(
         s["bars"], f"BE winners ({p['metric']}, K={p['K']}, seed={p['seed']}); red = prediction set"),
-        width="stretch", key="be_chart")
+        width="stretch")
     with right:
         a, b, c = st.columns(3)
         a.metric("stability", f"{s['stability']:.2f}", help="share of resamples won by the most frequent concept")
         b.metric("set size", s["set_size"])
         c.metric("Thm 4.1 coverage", s["coverage_text"])
         st.caption("Prediction set:")
-        st.dataframe({"concept": s["set_names"]}, hide_index=True, key="be_set_table")
+        st.text("\n".join(s["set_names"]))  # literal, a name a line: no data grid to load on a shared link
         st.caption(f"p = {s['p']:.3g}, plug-in Δ = {s['gap']:.4f} (best vs second on the probe). "
                    + (s["note"] or ""))
         if s["covers_truth"] is not None:
@@ -95,15 +95,16 @@ def sanity_badges(ctx, metrics: list[str]) -> None:
     with guard("The sanity checks failed"):
         with st.spinner("Sanity checks (once per workspace)…"):
             df = loaders.sanity_report(ctx.ws, testable)
-        cols = st.columns(len(testable))
-        for col, m in zip(cols, testable):
+        badges = []  # one line, not a column per metric: the first view of a shared link stays light
+        for m in testable:
             if m not in df.index:
-                col.markdown(f":gray-badge[{m}: not tested]")
+                badges.append(f":gray-badge[{m}: not tested]")
                 continue
             row = df.loc[m]
             ok = bool(row["passed"])
-            col.markdown(f":{'green' if ok else 'red'}-badge[{m}: {'passes' if ok else 'fails'}]")
-            col.caption(f"missing {row['missing_labels']:.2f} · extra {row['extra_labels']:.2f}")
+            badges.append(f":{'green' if ok else 'red'}-badge[{m}: {'passes' if ok else 'fails'}] "
+                          f"missing {row['missing_labels']:.2f} · extra {row['extra_labels']:.2f}")
+        st.markdown(" &ensp; ".join(badges))
         st.caption("Decrease Acc in the missing-labels and extra-labels tests; a metric passes when both exceed 0.9 "
                    "(pairs: each neuron with its best-IoU concept).")
 

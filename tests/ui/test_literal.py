@@ -44,18 +44,19 @@ def test_plotly_labels_of_concepts_are_text():
     assert "<a" not in fig.to_json()
 
 
-def test_vega_labels_of_concepts_are_data_not_markup():
-    """Vega-Lite draws data values as text (canvas) and its tooltips escape HTML: the name is carried as
-    it is, as a data value only, never in a title or a format string."""
-    import json
+def test_chart_labels_of_concepts_are_text_not_markup():
+    """A concept name is drawn as SVG text, escaped: never an element of the drawing, never in a title."""
+    import xml.etree.ElementTree as ET
 
     import pandas as pd
 
-    from neurodash.ui import vega
-    evil = '<a href="http://evil.example">fix</a>'
+    from neurodash.ui import svgcharts
+    evil = '<a href="http://evil.example">fix</a><script>alert(1)</script>'
     rows = pd.DataFrame({"metric": ["iou", "iou"], "concept": [evil, "plain"], "score": [0.5, 0.1], "lo": [0.4, 0.0],
                          "hi": [0.6, 0.2], "band_kind": ["Table 1 bound"] * 2})
-    spec = vega.concept_scores(rows)
-    assert [v["concept"] for v in spec["layer"][0]["data"]["values"]] == [evil, "plain"]
-    no_data = {k: v for k, v in spec.items() if k != "layer"}
-    assert "evil" not in json.dumps(no_data)  # titles and subtitles name the metric, never a concept
+    svg = svgcharts.concept_scores(rows)
+    root = ET.fromstring(svg)  # still well-formed
+    assert not [el for el in root.iter() if el.tag.split("}")[-1] in ("a", "script")]
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    assert [el.get("data-concept") for el in root.iter() if el.get("class") == "bar"] == [evil, "plain"]
+    assert "evil" not in (root.findtext("{http://www.w3.org/2000/svg}title") or "")  # titles name the metric

@@ -1,12 +1,14 @@
-"""neurodash.ui.loaders: the Neuron page's charts (Vega-Lite specs) are built once, neighbours are prefetched into the caches."""
+"""neurodash.ui.loaders: the Neuron page's charts (SVG documents) are built once, neighbours are prefetched into the caches."""
 
 import dataclasses
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from neurodash.recipe import Recipe
 from neurodash.ui import loaders
 from neurodash.workspace import Workspace
+from tests.helpers import concept_panels
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,8 @@ def test_figures_are_built_once_per_card_and_shown_metrics(small_ws):
     assert loaders.histogram_figure(ws, card, metric) is loaders.histogram_figure(ws, card, metric)
     fig = loaders.concept_figure(ws, card, [metric])
     assert fig is loaders.concept_figure(ws, card, [metric])
-    assert [v["score"] for v in fig["layer"][0]["data"]["values"]] == [c.score for c in card.concepts[metric]]
+    (bars,) = concept_panels(ET.fromstring(fig)).values()
+    assert [float(b["score"]) for b in bars] == pytest.approx([c.score for c in card.concepts[metric]], rel=1e-5)
 
 
 def test_prefetch_warms_the_neighbours_caches(small_ws, monkeypatch):

@@ -97,14 +97,15 @@ IMAGES_LOADED_JS = """(n) => {
   return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0);
 }"""
 
-# Plotly charts (other pages) and Vega-Lite charts (the Neuron page), each once it has drawn its marks.
+# Plotly charts (other pages) once they have drawn their marks, and the Neuron page's static SVG charts
+# (images with an inline SVG source) once decoded.
 CHARTS_DRAWN_JS = """(n) => {
   const main = '[data-testid="stMain"] ';
   const plotly = Array.from(document.querySelectorAll(main + '[data-testid="stPlotlyChart"]'));
-  const vega = Array.from(document.querySelectorAll(main + '[data-testid="stVegaLiteChart"]'));
+  const svg = Array.from(document.querySelectorAll(main + '[data-testid="stImage"] img[src^="data:image/svg+xml"]'));
   const drawn = plotly.every(c => c.querySelector('.main-svg g.trace') !== null)
-    && vega.every(c => { const m = c.querySelector('canvas, svg.marks'); return m !== null && m.clientWidth > 0; });
-  return plotly.length + vega.length >= n && drawn;
+    && svg.every(i => i.complete && i.naturalWidth > 0);
+  return plotly.length + svg.length >= n && drawn;
 }"""
 
 

@@ -2,7 +2,7 @@
 previous/next, and severity-ranked flags in the Triage queue (AppTest)."""
 
 from neurodash import analysis
-from tests.helpers import app_test, chart_title, concept_panels, frame, open_page, run_query, vega_charts
+from tests.helpers import app_test, chart_title, concept_panels, frame, open_page, run_query, svg_charts
 
 
 def _metric(at, label: str):
@@ -48,12 +48,12 @@ def test_the_sidebar_metric_drives_chart_header_and_be(ready_home):
     at.selectbox(key="nd_metric").set_value("recall").run()
     assert not at.exception, at.exception
     assert _metric(at, "explanation (recall)")
-    concepts = next(c for c in vega_charts(at) if "Top concepts" in chart_title(c))
+    concepts = next(c for c in svg_charts(at) if "Top concepts" in chart_title(c))
     assert [title.split(" ")[0] for title in concept_panels(concepts)] == ["recall"]
     at.number_input(key="be_K").set_value(20)
     next(b for b in at.get("button") if getattr(b, "label", "") == "Run BE (recall)").click().run()
     assert not at.exception, at.exception
-    titles = [chart_title(c) for c in vega_charts(at)]
+    titles = [chart_title(c) for c in svg_charts(at)]
     assert any("BE winners (recall, K=20" in t for t in titles), titles
     assert _metric(at, "BE stability").value.startswith("stability")
     assert at.query_params["metric"] == "recall"

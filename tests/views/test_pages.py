@@ -5,7 +5,7 @@ import os
 
 
 from neurodash import analysis
-from tests.helpers import app_test, chart_title, concept_panels, frame, run_query, shown, vega_charts
+from tests.helpers import app_test, chart_title, concept_panels, frame, marks, run_query, shown, svg_charts, tile_count
 
 
 def _texts(elements) -> list[str]:
@@ -37,18 +37,22 @@ def _charts(at) -> list[dict]:
 def test_neuron_default_render(ready_home):
     at = run_query(app_test())
     assert _headers(at)[0].startswith("Neuron 0 · block4")
-    assert len(at.get("image")) >= 12  # the top images (default k = 12), plus the quantile bins
-    assert not at.get("plotly_chart")  # a shared link's page needs no Plotly bundle
-    charts = vega_charts(at)
+    assert tile_count(at) >= 12  # the top images (default k = 12)
+    assert not at.get("plotly_chart") and not at.get("vega_lite_chart")  # a shared link loads no chart bundle
+    charts = svg_charts(at)
     titles = [chart_title(c) for c in charts]
     assert any("Activation histogram" in t for t in titles) and any("Top concepts" in t for t in titles)
     hist = next(c for c in charts if "Activation histogram" in chart_title(c))
-    bars, rules = (layer["data"]["values"] for layer in hist["layer"])
-    assert sum(b["count"] for b in bars) == 400  # every probe image (conftest's probe size) in a bar
-    marked = [r["threshold"] for r in rules]
+    assert sum(int(b["count"]) for b in marks(hist)) == 400  # every probe image (conftest's probe size) in a bar
+    marked = [r["label"] for r in marks(hist, "threshold")]
     assert len(marked) == 1 and "binarized" in marked[0] and "top 1%" in marked[0]  # one threshold line
     panels = concept_panels(next(c for c in charts if "Top concepts" in chart_title(c)))
     assert list(panels) == ["iou (Table 1 bound)"] and len(panels["iou (Table 1 bound)"]) >= 3
+    assert not at.get("multiselect")  # comparing metrics is lazy: nothing of it is drawn until opened
+    at.session_state["neuron_compare_open"] = True  # the user opens "Compare with the other metrics"
+    at.run()
+    compared = [c for c in svg_charts(at) if "Top concepts" in chart_title(c)]
+    assert len(compared) == 2 and len(concept_panels(compared[1])) == len(at.multiselect[0].value) + 1 >= 3
     assert at.query_params["neuron"] == "0" and at.query_params["model"] == "shapes-cnn"
     assert not any("reading" in d.value.columns for d in at.dataframe)  # the Cor. 3.2 expander is lazy
     at.session_state["neuron_cor32_open"] = True  # the user opens it
@@ -78,12 +82,12 @@ def test_neuron_deep_link_and_url_follows_the_neuron(ready_home):
 
 def test_neuron_toggle_and_k(ready_home):
     at = run_query(app_test())
-    at.slider(key="neuron_k").set_value(6).run()
+    at.number_input(key="neuron_k").set_value(6).run()
     at.toggle(key="neuron_heat").set_value(False).run()
     assert not at.exception
-    assert len(at.main.get("image")) == 6
+    assert tile_count(at) == 6
     at.toggle(key="neuron_bins").set_value(True).run()
-    assert len(at.main.get("image")) >= 6 + 5 * 5  # the quantile bins below the top
+    assert tile_count(at) >= 6 + 5 * 5  # the quantile bins below the top
 
 
 def test_neuron_out_of_range_is_a_message(ready_home):
@@ -109,16 +113,16 @@ def test_neuron_be_run(ready_home):
     assert submit, "no Run BE button"
     submit[0].click().run()
     assert not at.exception, at.exception
-    titles = [chart_title(c) for c in vega_charts(at)]
+    titles = [chart_title(c) for c in svg_charts(at)]
     assert any("BE winners (iou, K=20" in t for t in titles), titles
-    be_chart = next(c for c in vega_charts(at) if "BE winners" in chart_title(c))
-    assert sum(v["count"] for v in be_chart["layer"][0]["data"]["values"]) == 20  # every resample's winner
+    be_chart = next(c for c in svg_charts(at) if "BE winners" in chart_title(c))
+    assert sum(int(b["count"]) for b in marks(be_chart)) == 20  # every resample's winner
     assert "Prediction set:" in _texts(at.caption)
     assert "Thm 4.1 coverage" in [m.label for m in at.metric]
     assert next(m.value for m in at.metric if m.label == "BE stability").startswith("stability")  # in the header
     # the settings stay: the next neuron shows its BE at once
     at.number_input(key="nd_neuron").set_value(3).run()
-    assert any("BE winners (iou, K=20" in chart_title(c) for c in vega_charts(at))
+    assert any("BE winners (iou, K=20" in chart_title(c) for c in svg_charts(at))
 
 
 def test_page_alias_in_query(ready_home):
