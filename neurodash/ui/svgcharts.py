@@ -120,12 +120,12 @@ def concept_scores(rows: pd.DataFrame, title: str = "Top concepts per metric") -
     most = max((int((rows["metric"] == m).sum()) for m in metrics), default=1)
     flat = (panel_w - 68) / max(most, 1) >= 100  # room for names under the bars; else they are slanted
     row_h = 290 if flat else 360
-    svg = Svg(WIDTH, 40 + row_h * max(-(-len(metrics) // per_row), 1), title)
-    svg.text(4, 20, title, size=15, weight="bold")
+    # the title is the document's <title> only: the page's subheader above the chart already says it
+    svg = Svg(WIDTH, 12 + row_h * max(-(-len(metrics) // per_row), 1), title)
     for i, metric in enumerate(metrics):
         sub = rows[rows["metric"] == metric]
         kinds = ", ".join(sorted(set(sub["band_kind"].astype(str))))
-        top = 40 + row_h * (i // per_row)
+        top = 12 + row_h * (i // per_row)
         _panel(svg, sub, f"{metric} ({kinds})", (i % per_row) * panel_w, panel_w, top + 38, top + 240, flat)
     return svg.render()
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape, quoteattr
 
-FONT = "Source Sans Pro, Source Sans 3, DejaVu Sans, Arial, sans-serif"
+# quoted: an unquoted family name with a number in it ("Source Sans 3") voids the whole list (serif text)
+FONT = "'Source Sans Pro', 'Source Sans 3', 'DejaVu Sans', Arial, sans-serif"
 INK = "#31333f"  # Streamlit's text colour
 GRID = "#e6e9ef"
 
