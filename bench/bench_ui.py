@@ -16,7 +16,7 @@ script run finished):
   - floor:            a rerun of the same neuron's page that redraws the same images and charts (the
                       heatmap toggle): Streamlit's own cost of a page rerun here.
 Then Streamlit's floor for each target: bench/floor_app.py (a number input, a header, 12 ready tiles,
-2 small Vega-Lite charts like the Neuron page's, nothing computed) timed the same way on its own cold server: its first
+2 small static SVG charts like the Neuron page's, nothing computed) timed the same way on its own cold server: its first
 content, its "+" switch, a fresh browser opening its deep link, and the "+" switch when the unit's
 view is one st.fragment (a fragment rerun: the floor of a fragment-based switch). A figure near its floor has
 nothing left to gain in the app; the gap between them is what the dashboard itself costs.
@@ -259,7 +259,7 @@ def main() -> None:
     print(_line("shared_link", shared, floor))
     if verify:
         print(_line("verify_one_concept", verify, floor) + "  (includes the keep-threshold job starting)")
-    print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 Vega-Lite charts; nothing computed):")
+    print(f"Streamlit's floor ({FLOOR_APP}: number input, header, 12 ready tiles, 2 SVG charts; nothing computed):")
     print(f"  first_content        {floors['first_content'][0] * 1000:7.0f} ms  (dashboard {first_content * 1000:.0f} ms)")
     for name, dash in (("switch_plus", runs["switch_plus"]), ("shared_link", shared),
                        ("switch_plus_fragment", runs["switch_plus"])):

@@ -1,12 +1,13 @@
 """Streamlit's own floor for bench_ui: the least a page like the Neuron page costs in this Streamlit.
 
 A sidebar number input (the unit, seeded from ?neuron= and mirrored back to the URL), a header,
-12 ready-made 256-px JPEG tiles and 2 small Plotly bar charts; nothing computed per run. Its first
-content, deep-link open and "+" switch, timed exactly like the dashboard's, are what the dashboard
-cannot beat without changing what the page shows. With ?fragment=1 the number input and everything
-it drives are one st.fragment in the main area: the "+" then reruns only that fragment, the floor of
-a fragment-based neuron switch. ?charts=plotly draws the two charts with Plotly instead of Vega-Lite
-(the dashboard's Neuron page draws Vega-Lite: Plotly's 4.7 MB bundle is a second of a cold open).
+12 ready-made 256-px JPEG tiles and 2 small charts drawn the way the Neuron page draws them (static
+SVG images); nothing computed per run. Its first content, deep-link open and "+" switch, timed exactly
+like the dashboard's, are what the dashboard cannot beat without changing what the page shows. With
+?fragment=1 the number input and everything it drives are one st.fragment in the main area: the "+"
+then reruns only that fragment, the floor of a fragment-based neuron switch. ?charts=vega draws the
+two charts with Vega-Lite instead, ?charts=plotly with Plotly (what the Neuron page drew before: the
+Vega-Lite bundle is ~0.45 s of a cold open here, Plotly's about a second).
 """
 
 import io
@@ -43,15 +44,21 @@ def unit(where) -> None:
         cols[i % 8].image(tile, caption=f"#{i}", width="stretch", output_format="JPEG")
     rng = np.random.default_rng(j)
     for name in ("hist", "concepts"):
+        values = rng.random(20)
         if st.query_params.get("charts") == "plotly":
             import plotly.graph_objects as go
 
-            st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=rng.random(20))), key=name)
-        else:
-            st.vega_lite_chart({"data": {"values": [{"x": i, "y": float(v)} for i, v in enumerate(rng.random(20))]},
+            st.plotly_chart(go.Figure(go.Bar(x=list(range(20)), y=values)), key=name)
+        elif st.query_params.get("charts") == "vega":
+            st.vega_lite_chart({"data": {"values": [{"x": i, "y": float(v)} for i, v in enumerate(values)]},
                                 "mark": "bar", "encoding": {"x": {"field": "x", "type": "ordinal"},
                                                             "y": {"field": "y", "type": "quantitative"}}},
                                key=name)
+        else:  # imported here: neurodash.ui loads the model libraries, seconds of a cold server's first run
+            from neurodash.ui import svgcharts
+
+            hist = {"edges": list(range(21)), "counts": [int(v * 1000) for v in values]}
+            st.image(svgcharts.activation_histogram(hist, title=name), width="stretch")
 
 
 if st.query_params.get("fragment"):
