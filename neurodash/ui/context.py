@@ -370,7 +370,9 @@ def sidebar(page) -> Context | None:
     base = default_recipe()
     _apply_pending(base)
     with guard("Cannot use this workspace"):
-        box = st.sidebar.expander("Workspace", expanded=False)
+        # popovers, not expanders: a closed popover's widgets are not drawn in the browser, so a shared
+        # link's first view loads no select-box scripts (~20 files); the widgets still run here every time
+        box = st.sidebar.popover("Workspace", icon=":material/tune:", width="stretch")
         recipe = _recipe_widgets(box, base)
         top.caption(esc(recipe.label()))
         sb = top
@@ -390,8 +392,9 @@ def sidebar(page) -> Context | None:
         metrics = ws.default_metrics() + [m for m in _metrics.METRICS if m not in ws.default_metrics()]
         if st.session_state.get(metric_key) not in metrics:
             st.session_state[metric_key] = metrics[0]
-        metric = sb.selectbox("Metric (the explanation's)", metrics, key=metric_key,
-                              help="The similarity the explanation is chosen by; used for BE, triage and search.")
+        chooser = sb.popover(f"Metric: {st.session_state[metric_key]}", icon=":material/straighten:", width="stretch",
+                             help="The similarity the explanation is chosen by; used for BE, triage and search.")
+        metric = chooser.selectbox("Metric (the explanation's)", metrics, key=metric_key)
         _concept_search(sb, ws, metric)
         ctx = Context(recipe=recipe, ws=ws, neuron=neuron, metric=metric, page_path=page.url_path)
         params.mirror_to_url(ctx.url_values(), MANAGED)

@@ -116,6 +116,14 @@ def wait_neuron_rendered(page, neuron: int, *, images: int, charts: int, timeout
     page.wait_for_function(CHARTS_DRAWN_JS, arg=charts, timeout=timeout_ms)
 
 
+def open_metric_chooser(page) -> None:
+    """Open the sidebar's metric list: its popover ("Metric: …") first, unless it is open already."""
+    box = page.get_by_role("combobox", name="Metric (the explanation's)")
+    if not box.is_visible():
+        page.get_by_role("button", name="Metric:").click()
+    box.click()
+
+
 def shoot(page, name: str) -> "Path":
     """A full-page screenshot once images are loaded, into tests/views/_output/<name>.png."""
     OUTPUT.mkdir(parents=True, exist_ok=True)

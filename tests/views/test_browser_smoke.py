@@ -7,7 +7,8 @@ Verify shows its verdict; every page is screenshotted into tests/views/_output/.
 Fails (never skips) when Chromium is missing: CI installs it.
 """
 
-from tests.views.browser import (CHARTS_DRAWN_JS, OUTPUT, chromium_page, serve_app, shoot, wait_idle, wait_neuron_rendered)
+from tests.views.browser import (CHARTS_DRAWN_JS, OUTPUT, chromium_page, open_metric_chooser, serve_app, shoot, wait_idle,
+                                 wait_neuron_rendered)
 
 PROBE_SIZE = 300
 NEURON = 3
@@ -39,7 +40,7 @@ def test_deep_link_navigation_metric_ar_verify(tmp_path):
         assert f"neuron={NEURON}" in page.url
 
         # the sidebar metric drives the header
-        page.get_by_role("combobox", name="Metric (the explanation's)").click()
+        open_metric_chooser(page)
         page.get_by_role("option", name="recall", exact=True).click()
         page.get_by_text("explanation (recall)").wait_for(timeout=60_000)
         wait_idle(page)
