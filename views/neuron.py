@@ -89,12 +89,13 @@ def neuron_page() -> None:
     st.subheader("Top concepts and their bands")
     st.image(ui.concept_figure(ws, card, [ctx.metric]), width="stretch")
     others = [m for m in card.concepts if m != ctx.metric]
-    compare = st.expander("Compare with the other metrics", key="neuron_compare_open", on_change="rerun")
-    if compare.open and others:  # lazy, like the Cor. 3.2 expander below
-        with compare:
-            extra = st.multiselect("metrics", others, default=others, key="neuron_chart_extra")
-            st.image(ui.concept_figure(ws, card, [ctx.metric] + [m for m in extra if m != ctx.metric]),
-                     width="stretch")
+    if others:  # lazy, like the Cor. 3.2 expander below: drawn only while it is open
+        compare = st.expander("Compare with the other metrics", key="neuron_compare_open", on_change="rerun")
+        if compare.open:
+            with compare:
+                extra = st.multiselect("metrics", others, default=others, key="neuron_chart_extra")
+                st.image(ui.concept_figure(ws, card, [ctx.metric] + [m for m in extra if m != ctx.metric]),
+                         width="stretch")
     # lazy: its two tables and the exports are built and drawn only while it is open, not on every unit switch
     cor32 = st.expander("Cor. 3.2: is the chosen concept separated from the runner-up? (every metric)",
                         key="neuron_cor32_open", on_change="rerun")

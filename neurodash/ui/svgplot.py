@@ -50,7 +50,7 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
         return [lo] if math.isfinite(lo) else []
     raw = (hi - lo) / max(count, 1)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    step = mag * next(m for limit, m in ((1.5, 1), (3, 2), (7, 5), (math.inf, 10)) if raw / mag < limit)
     first = math.ceil(lo / step - 1e-9) * step
     n = int(math.floor((hi - first) / step + 1e-9)) + 1
     return [round(first + i * step, 12) for i in range(n)]
