@@ -85,7 +85,6 @@ def neuron_page() -> None:
     # ---- histogram and concepts -------------------------------------------------------------------------
     with ui.guard("Cannot draw the histogram"):
         st.image(ui.histogram_figure(ws, card, ctx.metric), width="stretch")
-    rows = ui.reports.concept_rows(card)
     st.subheader("Top concepts and their bands")
     st.image(ui.concept_figure(ws, card, [ctx.metric]), width="stretch")
     others = [m for m in card.concepts if m != ctx.metric]
@@ -107,6 +106,7 @@ def neuron_page() -> None:
                 c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "band 2r", "gap")})
             st.caption("Bands: Table 1 bound 2r(δ/|C|); metrics without a Table 1 rate get an empirical bootstrap "
                        "interval, labelled as such. Every concept row:")
+            rows = ui.reports.concept_rows(card)
             st.dataframe(rows, hide_index=True, key="neuron_concept_table", column_config={
                 c: st.column_config.NumberColumn(format="%.4f") for c in ("score", "band", "lo", "hi")})
             ui.downloads(rows, f"neuron{j}_concepts", key="neuron_dl")

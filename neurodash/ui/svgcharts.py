@@ -93,7 +93,7 @@ def _panel(svg: Svg, sub: pd.DataFrame, title: str, x0: float, width: float, plo
             svg.rect(cx - bar_w / 2, min(y(s), zero), bar_w, abs(zero - y(s)), SET_COLOR if i == 0 else OTHER_COLOR,
                      **attrs)
         else:
-            svg.add("rect", x=cx, y=zero, width=0.0, height=0.0, fill="none", **attrs)  # its data, nothing drawn
+            svg.rect(cx, zero, 0, 0, "none", **attrs)  # its data, nothing drawn
         if math.isfinite(lo) and math.isfinite(hi):
             svg.line(cx, y(lo), cx, y(hi), stroke="#333333", width=1.5, class_="band")
             for end in (lo, hi):
